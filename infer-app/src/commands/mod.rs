@@ -1,0 +1,14 @@
+//! One file per subcommand.
+
+mod ocr;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the chosen subcommand and returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Ocr(args) => ocr::run(args, &cli.global),
+    }
+}

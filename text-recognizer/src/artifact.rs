@@ -1,0 +1,258 @@
+//! The staged model: one self-describing file that every consumer loads.
+//!
+//! ```text
+//! b"HTRMODEL" | u32 LE format version | u64 LE manifest length | manifest (RON) | weights (burnpack)
+//! ```
+//! The manifest carries the architecture, the alphabet, the preprocessing and where the weights
+//! came from, so a model file alone is enough to run it. One file also embeds with
+//! `include_bytes!`.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
+use serde::{Deserialize, Serialize};
+
+use crate::charset::Charset;
+use crate::error::{Error, Result};
+use crate::model::{Preset, ResnetTransformer};
+use crate::training::RunDir;
+
+const MAGIC: &[u8; 8] = b"HTRMODEL";
+const FORMAT_VERSION: u32 = 1;
+
+/// Where a staged model came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The run directory it was staged from.
+    pub run_dir: String,
+    /// The checkpoint's epoch.
+    pub epoch: usize,
+    /// Optimiser steps up to that checkpoint.
+    pub steps: usize,
+    /// Validation CER (%) of that checkpoint.
+    pub valid_cer: Option<f64>,
+    /// Validation WER (%) of that checkpoint.
+    pub valid_wer: Option<f64>,
+    /// Training samples (distinct).
+    pub train_samples: usize,
+    /// Validation samples.
+    pub valid_samples: usize,
+    /// The data sources.
+    pub data: Vec<String>,
+    /// Git commit of the training code.
+    pub git_commit: Option<String>,
+    /// Seconds since the Unix epoch when it was staged.
+    pub staged_at: u64,
+}
+
+/// Everything about a model except its weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The model's name.
+    pub name: String,
+    /// Architecture and preprocessing.
+    pub preset: Preset,
+    /// Alphabet.
+    pub charset: Charset,
+    /// Training provenance.
+    pub provenance: Provenance,
+}
+
+/// A manifest plus burnpack weights.
+#[derive(Clone, Debug)]
+pub struct StagedModel {
+    /// The description.
+    pub manifest: Manifest,
+    weights: Vec<u8>,
+}
+
+impl StagedModel {
+    /// Stages the best checkpoint (lowest validation CER) of a run.
+    pub fn from_run(run_dir: &Path, name: &str) -> Result<Self> {
+        let run = RunDir::new(run_dir);
+        let info = run.read_info()?;
+        let (epoch, cer) = run.best_checkpoint().ok_or_else(|| {
+            Error::config(
+                run_dir.display().to_string(),
+                "no checkpoint with a validation CER to stage",
+            )
+        })?;
+        let path = run.model_checkpoint(epoch);
+        let weights = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let staged_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Ok(StagedModel {
+            manifest: Manifest {
+                name: name.to_string(),
+                preset: info.preset,
+                charset: info.charset,
+                provenance: Provenance {
+                    run_dir: run_dir.display().to_string(),
+                    epoch,
+                    steps: epoch * info.steps_per_epoch,
+                    valid_cer: Some(cer),
+                    valid_wer: run.metric("valid", epoch, "WER"),
+                    train_samples: info.train_samples,
+                    valid_samples: info.valid_samples,
+                    data: info.data,
+                    git_commit: info.git_commit,
+                    staged_at,
+                },
+            },
+            weights,
+        })
+    }
+
+    /// Packs an in-memory model (tests, conversions). Prefer [`StagedModel::from_run`].
+    pub fn from_model(manifest: Manifest, model: ResnetTransformer) -> Result<Self> {
+        let weights = model
+            .into_record()
+            .into_bytes()
+            .map_err(|e| Error::config("weights", e))?;
+        Ok(StagedModel {
+            manifest,
+            weights: weights.to_vec(),
+        })
+    }
+
+    /// Serialises to the single-file format.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let manifest =
+            ron::ser::to_string_pretty(&self.manifest, ron::ser::PrettyConfig::default())
+                .map_err(|e| Error::config("manifest", e))?;
+        let mut out = Vec::with_capacity(20 + manifest.len() + self.weights.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(manifest.len() as u64).to_le_bytes());
+        out.extend_from_slice(manifest.as_bytes());
+        out.extend_from_slice(&self.weights);
+        Ok(out)
+    }
+
+    /// Writes the model file.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        std::fs::write(path, self.to_bytes()?).map_err(|e| Error::io(path, e))
+    }
+
+    /// Reads a model file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        StagedModel::from_bytes(&bytes, path)
+    }
+
+    /// Parses the single-file format; `origin` names it in errors.
+    pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<Self> {
+        let bad = |reason: &str| Error::BadModel {
+            path: PathBuf::from(origin),
+            reason: reason.to_string(),
+        };
+        if bytes.len() < 20 || &bytes[..8] != MAGIC {
+            return Err(bad("missing HTRMODEL header"));
+        }
+        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        if version != FORMAT_VERSION {
+            return Err(bad(&format!(
+                "format version {version}, this build reads {FORMAT_VERSION}"
+            )));
+        }
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&bytes[12..20]);
+        let len = usize::try_from(u64::from_le_bytes(len))
+            .map_err(|_| bad("manifest length overflows"))?;
+        let end = 20usize
+            .checked_add(len)
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| bad("truncated manifest"))?;
+        let text =
+            std::str::from_utf8(&bytes[20..end]).map_err(|_| bad("manifest is not UTF-8"))?;
+        let manifest: Manifest = ron::from_str(text).map_err(|e| bad(&format!("manifest: {e}")))?;
+        manifest.preset.model.validate().map_err(|e| bad(&e))?;
+        Ok(StagedModel {
+            manifest,
+            weights: bytes[end..].to_vec(),
+        })
+    }
+
+    /// Size of the weights in bytes.
+    pub fn weights_len(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// Builds the network on `device` (eval mode) and loads the weights.
+    pub fn model(&self, device: &Device) -> Result<ResnetTransformer> {
+        let bad = |reason: String| Error::BadModel {
+            path: PathBuf::from(&self.manifest.name),
+            reason,
+        };
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
+            .map_err(|e| bad(format!("weights: {e}")))?;
+        let model = self
+            .manifest
+            .preset
+            .model
+            .init(self.manifest.charset.vocab_size(), device)
+            .try_load_record(record)
+            .map_err(|e| bad(format!("weights do not fit the architecture: {e}")))?;
+        Ok(model.valid())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::PresetName;
+
+    /// A randomly initialised model of the `line` preset, as a staged model.
+    pub(crate) fn random_line_model() -> StagedModel {
+        let preset = Preset::named(PresetName::Line);
+        let charset = Charset::from_texts(["abc "]);
+        let model = preset.model.init(charset.vocab_size(), &Device::flex());
+        let manifest = Manifest {
+            name: "random".into(),
+            preset,
+            charset,
+            provenance: Provenance {
+                run_dir: String::new(),
+                epoch: 0,
+                steps: 0,
+                valid_cer: None,
+                valid_wer: None,
+                train_samples: 0,
+                valid_samples: 0,
+                data: vec![],
+                git_commit: None,
+                staged_at: 0,
+            },
+        };
+        StagedModel::from_model(manifest, model).expect("packs")
+    }
+
+    #[test]
+    fn round_trips_through_bytes() {
+        let staged = random_line_model();
+        let bytes = staged.to_bytes().expect("serialises");
+        let again = StagedModel::from_bytes(&bytes, Path::new("m.htr")).expect("parses");
+        assert_eq!(again.manifest, staged.manifest);
+        assert_eq!(again.weights, staged.weights);
+        assert!(again.model(&Device::flex()).is_ok());
+    }
+
+    #[test]
+    fn corrupt_files_are_named_errors() {
+        let bytes = random_line_model().to_bytes().expect("serialises");
+        for bad in [&b"nope"[..], &bytes[..30], &bytes[..bytes.len() / 2]] {
+            let err = StagedModel::from_bytes(bad, Path::new("bad.htr"))
+                .and_then(|m| m.model(&Device::flex()).map(|_| ()));
+            assert!(err.is_err(), "a corrupt model must not load");
+        }
+        let err = StagedModel::from_bytes(b"HTRMODEL\x09\0\0\0", Path::new("bad.htr"))
+            .expect_err("must fail");
+        assert!(err.to_string().starts_with("bad.htr"), "{err}");
+    }
+}

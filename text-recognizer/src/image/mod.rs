@@ -1,0 +1,10 @@
+//! Image loading and the preprocessing that training and inference share, so a model sees the
+//! same pixels in both.
+
+mod load;
+mod polarity;
+mod preprocess;
+
+pub use load::{decode_image, open_image};
+pub use polarity::{InkPolarity, ink_is_dark};
+pub use preprocess::{Layout, Prepared, PreprocessConfig};

@@ -1,0 +1,132 @@
+//! Character and word error rates on decoded strings (not token ids), aggregated over a corpus
+//! as Σ edits / Σ reference length, the way CER is reported for HTR.
+
+/// Levenshtein distance between two sequences.
+pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    if a.is_empty() {
+        return b.len();
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, x) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, y) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(x != y);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// Edits and reference length, summable over a corpus.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ErrorCount {
+    /// Insertions + deletions + substitutions.
+    pub edits: usize,
+    /// Length of the reference.
+    pub reference_len: usize,
+}
+
+impl ErrorCount {
+    /// Error rate in `[0, ∞)`: edits / reference length. An empty reference gives 0 when the
+    /// hypothesis is empty too, else 1 (every inserted unit is wrong).
+    pub fn rate(&self) -> f64 {
+        match (self.edits, self.reference_len) {
+            (0, _) => 0.0,
+            (_, 0) => 1.0,
+            (e, n) => e as f64 / n as f64,
+        }
+    }
+}
+
+impl std::ops::Add for ErrorCount {
+    type Output = ErrorCount;
+    fn add(self, o: ErrorCount) -> ErrorCount {
+        ErrorCount {
+            edits: self.edits + o.edits,
+            reference_len: self.reference_len + o.reference_len,
+        }
+    }
+}
+
+impl std::iter::Sum for ErrorCount {
+    fn sum<I: Iterator<Item = ErrorCount>>(iter: I) -> Self {
+        iter.fold(ErrorCount::default(), |a, b| a + b)
+    }
+}
+
+/// Character errors of `hypothesis` against `reference` (Unicode scalar values).
+pub fn char_errors(hypothesis: &str, reference: &str) -> ErrorCount {
+    let h: Vec<char> = hypothesis.chars().collect();
+    let r: Vec<char> = reference.chars().collect();
+    ErrorCount {
+        edits: edit_distance(&r, &h),
+        reference_len: r.len(),
+    }
+}
+
+/// Word errors: words are runs of non-whitespace.
+pub fn word_errors(hypothesis: &str, reference: &str) -> ErrorCount {
+    let h: Vec<&str> = hypothesis.split_whitespace().collect();
+    let r: Vec<&str> = reference.split_whitespace().collect();
+    ErrorCount {
+        edits: edit_distance(&r, &h),
+        reference_len: r.len(),
+    }
+}
+
+/// Character error rate of one pair.
+pub fn cer(hypothesis: &str, reference: &str) -> f64 {
+    char_errors(hypothesis, reference).rate()
+}
+
+/// Word error rate of one pair.
+pub fn wer(hypothesis: &str, reference: &str) -> f64 {
+    word_errors(hypothesis, reference).rate()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed_cer() {
+        assert_eq!(cer("kitten", "kitten"), 0.0);
+        // kitten → sitting: 3 edits over 7 reference characters
+        assert!((cer("kitten", "sitting") - 3.0 / 7.0).abs() < 1e-12);
+        assert_eq!(cer("", "abcd"), 1.0);
+        assert_eq!(cer("", ""), 0.0);
+        assert_eq!(cer("ab", ""), 1.0);
+    }
+
+    #[test]
+    fn accents_count_as_one_character() {
+        // "é" as one scalar value: one substitution in 5 characters
+        assert!((cer("eleve", "élève") - 2.0 / 5.0).abs() < 1e-12);
+        assert!((cer("élèv", "élève") - 1.0 / 5.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn hand_computed_wer() {
+        assert_eq!(wer("le chat dort", "le chat dort"), 0.0);
+        assert!((wer("le chien dort", "le chat dort") - 1.0 / 3.0).abs() < 1e-12);
+        assert!((wer("le chat", "le chat dort  ici") - 2.0 / 4.0).abs() < 1e-12);
+        assert_eq!(wer("", ""), 0.0);
+    }
+
+    #[test]
+    fn corpus_rate_weights_by_reference_length() {
+        let total: ErrorCount = [char_errors("a", "ab"), char_errors("abcdefgh", "abcdefgh")]
+            .into_iter()
+            .sum();
+        assert_eq!(
+            total,
+            ErrorCount {
+                edits: 1,
+                reference_len: 10
+            }
+        );
+        assert!((total.rate() - 0.1).abs() < 1e-12);
+    }
+}

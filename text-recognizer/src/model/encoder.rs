@@ -1,0 +1,177 @@
+//! The ResNet encoder (torchvision's ResNet-18 trunk by default: BasicBlocks, no avgpool/fc),
+//! with configurable widths, depths and per-stage strides so line models can keep horizontal
+//! resolution.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use serde::{Deserialize, Serialize};
+
+/// ResNet trunk hyper-parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResnetConfig {
+    /// Input channels. FSDL repeats grey to 3 channels; 1 gives the same function class for
+    /// 4 % fewer stem FLOPs.
+    pub in_channels: usize,
+    /// Output channels of the 7×7 stem.
+    pub stem_width: usize,
+    /// Channels of each stage.
+    pub widths: Vec<usize>,
+    /// BasicBlocks per stage.
+    pub depths: Vec<usize>,
+    /// `[vertical, horizontal]` stride of each stage's first block.
+    pub strides: Vec<[usize; 2]>,
+}
+
+impl ResnetConfig {
+    /// torchvision ResNet-18: widths 64/128/256/512, two blocks per stage, output stride 32.
+    pub fn resnet18() -> Self {
+        ResnetConfig {
+            in_channels: 1,
+            stem_width: 64,
+            widths: vec![64, 128, 256, 512],
+            depths: vec![2, 2, 2, 2],
+            strides: vec![[1, 1], [2, 2], [2, 2], [2, 2]],
+        }
+    }
+
+    /// Channels of the last stage (what the projection sees).
+    pub fn out_channels(&self) -> usize {
+        self.widths.last().copied().unwrap_or(self.stem_width)
+    }
+
+    /// Total `[vertical, horizontal]` downsampling (stem ×2, max-pool ×2, stage strides).
+    pub fn total_stride(&self) -> [usize; 2] {
+        self.strides
+            .iter()
+            .fold([4, 4], |acc, s| [acc[0] * s[0], acc[1] * s[1]])
+    }
+
+    /// Checks that the lists agree in length.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.widths.is_empty() {
+            return Err("encoder.widths is empty".into());
+        }
+        if self.widths.len() != self.depths.len() || self.widths.len() != self.strides.len() {
+            return Err(format!(
+                "encoder.widths ({}), depths ({}) and strides ({}) must have the same length",
+                self.widths.len(),
+                self.depths.len(),
+                self.strides.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Builds the encoder.
+    pub fn init(&self, device: &Device) -> ResnetEncoder {
+        let conv1 = Conv2dConfig::new([self.in_channels, self.stem_width], [7, 7])
+            .with_stride([2, 2])
+            .with_padding(PaddingConfig2d::Explicit(3, 3, 3, 3))
+            .with_bias(false)
+            .init(device);
+        let mut blocks = Vec::new();
+        let mut channels = self.stem_width;
+        for ((&width, &depth), &stride) in self.widths.iter().zip(&self.depths).zip(&self.strides) {
+            for i in 0..depth {
+                let s = if i == 0 { stride } else { [1, 1] };
+                blocks.push(BasicBlock::new(channels, width, s, device));
+                channels = width;
+            }
+        }
+        ResnetEncoder {
+            conv1,
+            bn1: BatchNormConfig::new(self.stem_width).init(device),
+            maxpool: MaxPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(),
+            blocks,
+        }
+    }
+}
+
+/// Two 3×3 convolutions with a residual connection (torchvision's `BasicBlock`).
+#[derive(Module, Debug)]
+pub struct BasicBlock {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    downsample: Option<Downsample>,
+}
+
+/// 1×1 strided projection of the shortcut when shape changes.
+#[derive(Module, Debug)]
+pub struct Downsample {
+    conv: Conv2d,
+    bn: BatchNorm,
+}
+
+impl BasicBlock {
+    fn new(c_in: usize, c_out: usize, stride: [usize; 2], device: &Device) -> Self {
+        let conv3 = |i, o, s| {
+            Conv2dConfig::new([i, o], [3, 3])
+                .with_stride(s)
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(false)
+                .init(device)
+        };
+        let downsample = (stride != [1, 1] || c_in != c_out).then(|| Downsample {
+            conv: Conv2dConfig::new([c_in, c_out], [1, 1])
+                .with_stride(stride)
+                .with_bias(false)
+                .init(device),
+            bn: BatchNormConfig::new(c_out).init(device),
+        });
+        BasicBlock {
+            conv1: conv3(c_in, c_out, stride),
+            bn1: BatchNormConfig::new(c_out).init(device),
+            conv2: conv3(c_out, c_out, [1, 1]),
+            bn2: BatchNormConfig::new(c_out).init(device),
+            downsample,
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let identity = match &self.downsample {
+            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            None => x.clone(),
+        };
+        let out = relu(self.bn1.forward(self.conv1.forward(x)));
+        let out = self.bn2.forward(self.conv2.forward(out));
+        relu(out + identity)
+    }
+}
+
+/// Stem + stages; returns the last feature map.
+#[derive(Module, Debug)]
+pub struct ResnetEncoder {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    maxpool: MaxPool2d,
+    blocks: Vec<BasicBlock>,
+}
+
+impl ResnetEncoder {
+    /// # Shapes
+    /// `[B, C_in, H, W]` → `[B, C_out, H/sh, W/sw]`.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<4> {
+        let [_, c, _, _] = images.dims();
+        let expected = self.conv1.weight.dims()[1];
+        // Grey input into an RGB-shaped stem (FSDL parity configs): repeat the channel.
+        let images = if c == 1 && expected > 1 {
+            images.repeat_dim(1, expected)
+        } else {
+            images
+        };
+        let x = relu(self.bn1.forward(self.conv1.forward(images)));
+        let mut x = self.maxpool.forward(x);
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        x
+    }
+}

@@ -1,0 +1,223 @@
+//! The training configuration, read from a RON file (`train-app train --config FILE.ron`).
+//! Every field but the data, epochs and batch size has a default, so configs stay short.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::charset::{Charset, UnknownCharPolicy};
+use crate::error::{Error, Result};
+use crate::model::{Preset, PresetName};
+use crate::ron_file::from_ron;
+
+/// Where the architecture comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ModelSpec {
+    /// A shipped preset.
+    Preset(PresetName),
+    /// A preset file (same format as `text-recognizer/presets/*.ron`).
+    File(PathBuf),
+    /// Written out in the config.
+    Inline(Preset),
+}
+
+impl ModelSpec {
+    /// Resolves to a preset.
+    pub fn resolve(&self) -> Result<Preset> {
+        match self {
+            ModelSpec::Preset(name) => Ok(Preset::named(*name)),
+            ModelSpec::File(path) => Preset::load(path),
+            ModelSpec::Inline(preset) => {
+                preset
+                    .model
+                    .validate()
+                    .map_err(|e| Error::config("model", e))?;
+                Ok(preset.clone())
+            }
+        }
+    }
+}
+
+/// A source of (image, transcription) pairs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DataSource {
+    /// `NAME.png` + `NAME.gt.txt` files under a folder, recursively.
+    LineFolder(PathBuf),
+}
+
+/// Where the alphabet comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CharsetSpec {
+    /// Every character of the training and validation transcriptions.
+    #[default]
+    FromData,
+    /// FSDL's 84-token paragraph mapping.
+    Fsdl,
+    /// Exactly these characters, in this order.
+    Chars(String),
+}
+
+impl CharsetSpec {
+    /// Builds the charset; `texts` are used by [`CharsetSpec::FromData`].
+    pub fn build<'a>(&self, texts: impl IntoIterator<Item = &'a str>) -> Result<Charset> {
+        match self {
+            CharsetSpec::FromData => Ok(Charset::from_texts(texts)),
+            CharsetSpec::Fsdl => Ok(Charset::fsdl_paragraph()),
+            CharsetSpec::Chars(chars) => Charset::new(chars.chars()),
+        }
+    }
+}
+
+/// Optimiser and schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptimConfig {
+    /// Peak learning rate (AdamW).
+    pub lr: f64,
+    /// Learning rate at the end of the cosine decay.
+    pub min_lr: f64,
+    /// Optimiser steps of linear warm-up from `lr / 100` to `lr`.
+    pub warmup_steps: usize,
+    /// AdamW decoupled weight decay.
+    pub weight_decay: f32,
+    /// Clip each parameter's gradient to this L2 norm (burn clips per tensor, not globally).
+    pub grad_clip_norm: Option<f32>,
+    /// Batches whose gradients are summed before one optimiser step.
+    pub grad_accumulation: usize,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        OptimConfig {
+            lr: 1e-3,
+            min_lr: 1e-5,
+            warmup_steps: 100,
+            weight_decay: 1e-4,
+            grad_clip_norm: Some(1.0),
+            grad_accumulation: 1,
+        }
+    }
+}
+
+/// A whole training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingConfig {
+    /// Architecture and preprocessing.
+    pub model: ModelSpec,
+    /// Training data.
+    pub train: Vec<DataSource>,
+    /// Validation data (checkpoint selection and early stopping use its CER).
+    pub valid: Vec<DataSource>,
+    /// Alphabet.
+    #[serde(default)]
+    pub charset: CharsetSpec,
+    /// Characters outside the alphabet in training text.
+    #[serde(default)]
+    pub unknown_chars: UnknownCharPolicy,
+    /// Fail on the first unreadable sample instead of skipping it.
+    #[serde(default)]
+    pub strict: bool,
+    /// Epochs to train.
+    pub epochs: usize,
+    /// Samples per epoch; the training set is repeated (reshuffled) to fill it. Default: one
+    /// pass over the training set.
+    #[serde(default)]
+    pub epoch_samples: Option<usize>,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Optimiser and learning-rate schedule.
+    #[serde(default)]
+    pub optim: OptimConfig,
+    /// Stop after this many epochs without a better validation CER.
+    #[serde(default)]
+    pub early_stopping_patience: Option<usize>,
+    /// Seed for initialisation and shuffling.
+    #[serde(default)]
+    pub seed: u64,
+    /// Data-loading threads (0: load on the training thread).
+    #[serde(default)]
+    pub num_workers: usize,
+    /// Sample predictions written per epoch.
+    #[serde(default = "default_log_samples")]
+    pub log_samples: usize,
+}
+
+fn default_log_samples() -> usize {
+    8
+}
+
+impl TrainingConfig {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let config: TrainingConfig = from_ron(&text, &path.display().to_string())?;
+        config
+            .validate()
+            .map_err(|e| Error::config(path.display().to_string(), e))?;
+        Ok(config)
+    }
+
+    /// Checks values that would otherwise fail deep inside burn.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.train.is_empty() || self.valid.is_empty() {
+            return Err("train and valid need at least one data source each".into());
+        }
+        if self.epochs == 0 || self.batch_size == 0 || self.optim.grad_accumulation == 0 {
+            return Err("epochs, batch_size and optim.grad_accumulation must be at least 1".into());
+        }
+        if !(self.optim.lr > 0.0 && self.optim.lr <= 1.0) {
+            return Err(format!("optim.lr must be in (0, 1], got {}", self.optim.lr));
+        }
+        if !(0.0..=self.optim.lr).contains(&self.optim.min_lr) {
+            return Err(format!(
+                "optim.min_lr must be in [0, lr], got {}",
+                self.optim.min_lr
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes the config as RON.
+    pub fn to_ron(&self) -> String {
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
+            .unwrap_or_else(|e| format!("// could not serialise config: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_configs_get_defaults_and_round_trip() {
+        let text = r#"TrainingConfig(
+            model: Preset(Line),
+            train: [LineFolder("a")],
+            valid: [LineFolder("b")],
+            epochs: 2,
+            epoch_samples: 10,
+            batch_size: 4,
+        )"#;
+        let cfg: TrainingConfig = from_ron(text, "t").expect("parses");
+        assert_eq!(cfg.epoch_samples, Some(10));
+        assert_eq!(cfg.optim, OptimConfig::default());
+        assert_eq!(cfg.log_samples, 8);
+        let again: TrainingConfig = ron::from_str(&cfg.to_ron()).expect("round trips");
+        assert_eq!(cfg, again);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bad.ron");
+        std::fs::write(
+            &path,
+            r#"TrainingConfig(model: Preset(Line), train: [LineFolder("a")], valid: [LineFolder("b")],
+               epochs: 0, batch_size: 4)"#,
+        )
+        .expect("write");
+        let err = TrainingConfig::load(&path)
+            .expect_err("must fail")
+            .to_string();
+        assert!(err.contains("bad.ron") && err.contains("epochs"), "{err}");
+    }
+}

@@ -1,0 +1,14 @@
+//! Training with burn's `SupervisedTraining`: configuration, the train/validation steps, string
+//! CER/WER metrics and the run directory they all write to.
+
+mod config;
+mod metric;
+mod run;
+mod run_dir;
+mod step;
+
+pub use config::{CharsetSpec, DataSource, ModelSpec, OptimConfig, TrainingConfig};
+pub use metric::{ErrorKind, TextErrorMetric};
+pub use run::{TrainOptions, TrainReport, run_config, train};
+pub use run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};
+pub use step::{HtrOutput, TokenPairs, sequence_loss};

@@ -1,0 +1,282 @@
+//! One training run with burn's `SupervisedTraining`: data loading, the learner, metrics,
+//! checkpoints (best validation CER + last), early stopping, warm-up + cosine LR, resume.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::grad_clipping::GradientClippingConfig;
+use burn::lr_scheduler::LrSchedulerConfig;
+use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::lr_scheduler::linear::LinearLrSchedulerConfig;
+use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::lr_scheduler::sequential::SequentialLrSchedulerConfig;
+use burn::module::Module;
+use burn::optim::AdamWConfig;
+use burn::tensor::Device;
+use burn::train::checkpoint::{
+    ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
+};
+use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::metric::{LearningRateMetric, LossMetric};
+use burn::train::renderer::MetricsRenderer;
+use burn::train::{Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining};
+
+use super::config::{DataSource, TrainingConfig};
+use super::metric::{ErrorKind, TextErrorMetric};
+use super::run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};
+use crate::data::{HtrBatcher, HtrDataset, LineFolder, LoadReport, SampleRef, Skipped};
+use crate::error::{Error, Result};
+
+/// How to run: where, on what, and whether to continue.
+pub struct TrainOptions {
+    /// The run directory (created if needed).
+    pub run_dir: RunDir,
+    /// Compute device (without autodiff; it is added here).
+    pub device: Device,
+    /// Continue from the newest checkpoint in `run_dir`.
+    pub resume: bool,
+    /// Progress display.
+    pub renderer: Box<dyn MetricsRenderer>,
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct TrainReport {
+    /// Per-epoch metrics (also in `metrics.csv`).
+    pub epochs: Vec<EpochMetrics>,
+    /// Best kept checkpoint and its validation CER (%).
+    pub best: Option<(usize, f64)>,
+    /// What loading the training data left out.
+    pub train_data: LoadReport,
+    /// What loading the validation data left out.
+    pub valid_data: LoadReport,
+    /// Optimiser steps per epoch.
+    pub steps_per_epoch: usize,
+}
+
+fn scan(sources: &[DataSource]) -> Result<(Vec<SampleRef>, Vec<Skipped>)> {
+    let mut samples = Vec::new();
+    let mut skipped = Vec::new();
+    for source in sources {
+        let (s, k) = match source {
+            DataSource::LineFolder(dir) => LineFolder::new(dir).scan()?,
+        };
+        samples.extend(s);
+        skipped.extend(k);
+    }
+    Ok((samples, skipped))
+}
+
+fn describe(sources: &[DataSource]) -> impl Iterator<Item = String> + '_ {
+    sources.iter().map(|s| match s {
+        DataSource::LineFolder(dir) => format!("line folder {}", dir.display()),
+    })
+}
+
+/// Linear warm-up from `lr/100`, then cosine decay to `min_lr`, over `total` optimiser steps.
+fn lr_schedule(config: &TrainingConfig, total: usize) -> Result<ModuleLrScheduler> {
+    let o = &config.optim;
+    let warmup = o.warmup_steps.min(total.saturating_sub(1));
+    let cosine =
+        CosineAnnealingLrSchedulerConfig::new(o.lr, (total - warmup).max(1)).with_min_lr(o.min_lr);
+    let schedule = if warmup == 0 {
+        cosine.init()
+    } else {
+        SequentialLrSchedulerConfig::new(
+            vec![
+                LrSchedulerConfig::Linear(LinearLrSchedulerConfig::new(o.lr / 100.0, o.lr, warmup)),
+                LrSchedulerConfig::Cosine(cosine),
+            ],
+            vec![warmup],
+        )
+        .init()
+    };
+    schedule.map_err(|e| Error::config("optim", e))
+}
+
+/// Trains a model as `config` says. Returns when the last epoch ends or early stopping fires.
+pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainReport> {
+    let run = options.run_dir;
+    std::fs::create_dir_all(run.root()).map_err(|e| Error::io(run.root(), e))?;
+    let resume_epoch = if options.resume {
+        Some(run.latest_checkpoint().ok_or_else(|| {
+            Error::config(
+                run.root().display().to_string(),
+                "--resume: no checkpoint in this run",
+            )
+        })?)
+    } else {
+        None
+    };
+
+    let (train_refs, train_skipped) = scan(&config.train)?;
+    let (valid_refs, valid_skipped) = scan(&config.valid)?;
+    // A resumed run keeps its preset and alphabet: token ids must not move under the weights.
+    let (preset, charset) = if resume_epoch.is_some() {
+        let info = run.read_info()?;
+        (info.preset, info.charset)
+    } else {
+        let texts = train_refs
+            .iter()
+            .chain(&valid_refs)
+            .map(|s| s.text.as_str());
+        (config.model.resolve()?, config.charset.build(texts)?)
+    };
+    let max_tokens = preset.model.max_output_len;
+    let load = |refs: &[SampleRef], skipped: Vec<Skipped>| -> Result<(HtrDataset, LoadReport)> {
+        let (ds, mut report) = HtrDataset::load(
+            refs,
+            &preset.preprocess,
+            &charset,
+            config.unknown_chars,
+            max_tokens,
+            config.strict,
+        )?;
+        report.skipped.splice(0..0, skipped);
+        Ok((ds, report))
+    };
+    let (train_ds, train_report) = load(&train_refs, train_skipped)?;
+    let (valid_ds, valid_report) = load(&valid_refs, valid_skipped)?;
+    if config.strict && !(train_report.skipped.is_empty() && valid_report.skipped.is_empty()) {
+        let first = train_report
+            .skipped
+            .iter()
+            .chain(&valid_report.skipped)
+            .next();
+        if let Some(s) = first {
+            return Err(Error::config(s.path.display().to_string(), &s.reason));
+        }
+    }
+    if train_ds.items().is_empty() {
+        return Err(Error::EmptyDataset {
+            what: describe(&config.train).collect::<Vec<_>>().join(", "),
+        });
+    }
+    if valid_ds.items().is_empty() {
+        return Err(Error::EmptyDataset {
+            what: describe(&config.valid).collect::<Vec<_>>().join(", "),
+        });
+    }
+
+    let epoch_len = config.epoch_samples.unwrap_or(train_ds.items().len());
+    let train_ds = train_ds.with_epoch_len(epoch_len);
+    let steps_per_epoch = epoch_len
+        .div_ceil(config.batch_size)
+        .div_ceil(config.optim.grad_accumulation);
+    let total_steps = (steps_per_epoch * config.epochs).max(1);
+
+    std::fs::write(run.config_path(), config.to_ron())
+        .map_err(|e| Error::io(run.config_path(), e))?;
+    run.write_info(&RunInfo {
+        preset: preset.clone(),
+        charset: charset.clone(),
+        train_samples: train_ds.items().len(),
+        valid_samples: valid_ds.items().len(),
+        data: describe(&config.train)
+            .chain(describe(&config.valid).map(|d| format!("valid: {d}")))
+            .collect(),
+        steps_per_epoch,
+        git_commit: git_commit(),
+    })?;
+
+    let device = options.device.autodiff();
+    device.seed(config.seed);
+    let model = preset.model.init(charset.vocab_size(), &device);
+    tracing::info!(
+        "model: {} parameters; {} training samples per epoch, {} validation; {} steps per epoch",
+        model.num_params(),
+        epoch_len,
+        valid_ds.items().len(),
+        steps_per_epoch
+    );
+
+    let batcher = HtrBatcher::new(preset.preprocess.clone());
+    let train_loader = DataLoaderBuilder::new(batcher.clone())
+        .batch_size(config.batch_size)
+        .shuffle(config.seed)
+        .num_workers(config.num_workers)
+        .set_device(device.clone())
+        .build(train_ds);
+    let valid_loader = DataLoaderBuilder::new(batcher)
+        .batch_size(config.batch_size)
+        .num_workers(config.num_workers)
+        .set_device(device.clone())
+        .build(valid_ds);
+
+    let optim = AdamWConfig::new()
+        .with_weight_decay(config.optim.weight_decay)
+        .with_epsilon(1e-8)
+        .with_grad_clipping(
+            config
+                .optim
+                .grad_clip_norm
+                .map(GradientClippingConfig::Norm),
+        )
+        .init();
+    let schedule = lr_schedule(config, total_steps)?;
+
+    let charset = Arc::new(charset);
+    let cer = TextErrorMetric::new(ErrorKind::Cer, charset.clone());
+    let first_epoch = resume_epoch.map_or(1, |e| e + 1);
+    let mut training = SupervisedTraining::new(run.root(), train_loader, valid_loader)
+        .metric_train_numeric(LossMetric::new())
+        .metric_valid_numeric(LossMetric::new())
+        .metric_train_numeric(LearningRateMetric::new())
+        .metric_valid_numeric(cer.clone().with_samples(
+            run.samples_dir(),
+            first_epoch,
+            config.log_samples,
+        ))
+        .metric_valid_numeric(TextErrorMetric::new(ErrorKind::Wer, charset))
+        .with_default_checkpointers()
+        .with_checkpointing_strategy(
+            ComposedCheckpointingStrategy::builder()
+                .add(KeepLastNCheckpoints::new(1))
+                .add(MetricCheckpointingStrategy::new(
+                    &cer,
+                    Aggregate::Mean,
+                    Direction::Lowest,
+                    Split::Valid,
+                ))
+                .build(),
+        )
+        .with_application_logger(None)
+        .renderer(options.renderer)
+        .num_epochs(config.epochs)
+        .summary();
+    if config.optim.grad_accumulation > 1 {
+        training = training.grads_accumulation(config.optim.grad_accumulation);
+    }
+    if let Some(n_epochs) = config.early_stopping_patience {
+        training = training.early_stopping(MetricEarlyStoppingStrategy::new(
+            &cer,
+            Aggregate::Mean,
+            Direction::Lowest,
+            Split::Valid,
+            StoppingCondition::NoImprovementSince { n_epochs },
+        ));
+    }
+    if let Some(epoch) = resume_epoch {
+        tracing::info!("resuming {} from epoch {epoch}", run.root().display());
+        training = training.checkpoint(epoch);
+    }
+
+    let result = training.launch(Learner::new(model, optim, schedule));
+    if let Some(err) = result.error {
+        return Err(Error::Training(err.to_string()));
+    }
+    let epochs = run.write_metrics_csv()?;
+    Ok(TrainReport {
+        epochs,
+        best: run.best_checkpoint(),
+        train_data: train_report,
+        valid_data: valid_report,
+        steps_per_epoch,
+    })
+}
+
+/// Reads the config a run was started with.
+pub fn run_config(run_dir: &Path) -> Result<TrainingConfig> {
+    TrainingConfig::load(&RunDir::new(run_dir).config_path())
+}

@@ -1,0 +1,81 @@
+//! Command-line interface (the `///` comments are the `--help` text).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use text_recognizer::DeviceSpec;
+
+/// Train handwriting recognizers and stage them for inference.
+#[derive(Parser, Debug)]
+#[command(name = "train-app", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Args, Debug)]
+pub struct GlobalArgs {
+    /// Compute device: flex (CPU), wgpu[:N], cuda[:N] (the last two need cargo features).
+    #[arg(long, global = true, default_value = "flex", env = "HTR_DEVICE")]
+    pub device: DeviceSpec,
+    /// More logging.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a model from a RON config (or resume a run).
+    Train(TrainArgs),
+    /// Turn a run's best checkpoint into a staged model file.
+    Stage(StageArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Training config (RON). Not needed with --resume, which reuses the run's config.
+    #[arg(long, required_unless_present = "resume")]
+    pub config: Option<PathBuf>,
+    /// Run directory (default: runs/<config name>-<unix time>).
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// Continue the run in this directory from its newest checkpoint.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "run_dir")]
+    pub resume: Option<PathBuf>,
+    /// Override: number of epochs (with --resume: the new total).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Override: batch size.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Override: peak learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Override: random seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override: data-loading threads.
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Override: samples per epoch.
+    #[arg(long)]
+    pub epoch_samples: Option<usize>,
+    /// Print plain progress lines even on a terminal.
+    #[arg(long)]
+    pub log_progress: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StageArgs {
+    /// The run directory to stage from.
+    pub run_dir: PathBuf,
+    /// Name of the staged model.
+    #[arg(long)]
+    pub name: String,
+    /// Output file (default: staged/<name>.htr).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}

@@ -1,0 +1,14 @@
+//! One file per subcommand.
+
+mod stage;
+mod train;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(args) => train::run(args, &cli.global),
+        Command::Stage(args) => stage::run(args),
+    }
+}

@@ -1,0 +1,110 @@
+//! `train-app train`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use text_recognizer::training::{RunDir, TrainOptions, TrainingConfig, run_config, train};
+
+use crate::cli::{GlobalArgs, TrainArgs};
+use crate::progress::Progress;
+
+pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
+    let (mut config, run_dir, resume) = match (&args.resume, &args.config) {
+        (Some(dir), _) => (run_config(dir)?, dir.clone(), true),
+        (None, Some(path)) => {
+            let config = TrainingConfig::load(path)?;
+            let dir = args
+                .run_dir
+                .clone()
+                .unwrap_or_else(|| default_run_dir(path));
+            (config, dir, false)
+        }
+        (None, None) => anyhow::bail!("give --config FILE.ron or --resume RUN_DIR"),
+    };
+    apply_overrides(&mut config, &args);
+    config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("config after overrides: {e}"))?;
+    if !resume && RunDir::new(&run_dir).latest_checkpoint().is_some() {
+        anyhow::bail!(
+            "{} already holds checkpoints: use --resume {0} to continue it, or another --run-dir",
+            run_dir.display()
+        );
+    }
+
+    let device = global.device.device()?;
+    let started = std::time::Instant::now();
+    let report = train(
+        &config,
+        TrainOptions {
+            run_dir: RunDir::new(&run_dir),
+            device,
+            resume,
+            renderer: Box::new(Progress::new(config.batch_size, args.log_progress)),
+        },
+    )
+    .with_context(|| format!("training run {}", run_dir.display()))?;
+
+    for (what, data) in [("train", &report.train_data), ("valid", &report.valid_data)] {
+        if !data.skipped.is_empty() {
+            eprintln!("{what}: {} samples skipped:", data.skipped.len());
+            for s in &data.skipped {
+                eprintln!("  {}: {}", s.path.display(), s.reason);
+            }
+        }
+        if data.unknown_chars > 0 {
+            eprintln!(
+                "{what}: {} characters outside the alphabet were skipped or replaced",
+                data.unknown_chars
+            );
+        }
+    }
+    println!("run: {}", run_dir.display());
+    println!(
+        "time: {:.1} s on {}",
+        started.elapsed().as_secs_f64(),
+        global.device
+    );
+    if let Some(last) = report.epochs.last() {
+        println!(
+            "last epoch {}: train loss {:.4}, valid CER {:.2} %, WER {:.2} %",
+            last.epoch,
+            last.train_loss.unwrap_or(f64::NAN),
+            last.valid_cer.unwrap_or(f64::NAN),
+            last.valid_wer.unwrap_or(f64::NAN)
+        );
+    }
+    if let Some((epoch, cer)) = report.best {
+        println!("best checkpoint: epoch {epoch}, valid CER {cer:.2} %");
+    }
+    Ok(())
+}
+
+fn apply_overrides(config: &mut TrainingConfig, args: &TrainArgs) {
+    if let Some(v) = args.epochs {
+        config.epochs = v;
+    }
+    if let Some(v) = args.batch_size {
+        config.batch_size = v;
+    }
+    if let Some(v) = args.lr {
+        config.optim.lr = v;
+    }
+    if let Some(v) = args.seed {
+        config.seed = v;
+    }
+    if let Some(v) = args.workers {
+        config.num_workers = v;
+    }
+    if let Some(v) = args.epoch_samples {
+        config.epoch_samples = Some(v);
+    }
+}
+
+fn default_run_dir(config: &std::path::Path) -> PathBuf {
+    let stem = config.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    PathBuf::from("runs").join(format!("{stem}-{now}"))
+}
