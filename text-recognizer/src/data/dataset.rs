@@ -7,6 +7,7 @@ use std::sync::Arc;
 use burn::data::dataset::{Dataset, DatasetError};
 
 use super::line_folder::{SampleRef, Skipped};
+use super::source::Loaded;
 use crate::charset::{Charset, UnknownCharPolicy};
 use crate::error::{Error, Result};
 use crate::image::{Prepared, PreprocessConfig, open_image};
@@ -82,6 +83,47 @@ impl HtrDataset {
                         path: PathBuf::from(&s.image),
                         reason: e.to_string(),
                     });
+                }
+            }
+        }
+        report.loaded = items.len();
+        Ok((HtrDataset::from_items(items), report))
+    }
+
+    /// Prepares every sample of loaded sources (synthetic ones: `samples` draws with seeds
+    /// `0..samples`, so a validation set is the same every epoch). Texts the alphabet rejects
+    /// are skipped and reported; with `strict` the first is an error.
+    pub fn from_loaded(
+        sources: &[Loaded],
+        preprocess: &PreprocessConfig,
+        charset: &Charset,
+        policy: UnknownCharPolicy,
+        max_tokens: usize,
+        strict: bool,
+    ) -> Result<(Self, LoadReport)> {
+        let mut report = LoadReport::default();
+        let mut items = Vec::new();
+        for source in sources {
+            for i in 0..source.len() {
+                let (image, text) = source.sample(i, i as u64);
+                let origin = source.origin(i);
+                let encoded = charset.encode(&text, policy, &origin).and_then(|enc| {
+                    if enc.ids.len() > max_tokens {
+                        Err(Error::config(
+                            origin.clone(),
+                            format!("{} tokens exceed the model's max_output_len {max_tokens}", enc.ids.len()),
+                        ))
+                    } else {
+                        Ok(enc)
+                    }
+                });
+                match encoded {
+                    Ok(enc) => {
+                        report.unknown_chars += enc.unknown;
+                        items.push(HtrItem { image: preprocess.prepare(&image), tokens: enc.ids, text });
+                    }
+                    Err(e) if strict => return Err(e),
+                    Err(e) => report.skipped.push(Skipped { path: PathBuf::from(origin), reason: e.to_string() }),
                 }
             }
         }

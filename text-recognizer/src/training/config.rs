@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::charset::{Charset, UnknownCharPolicy};
+use crate::data::{AugmentConfig, DataSource};
 use crate::error::{Error, Result};
 use crate::model::{Preset, PresetName};
 use crate::ron_file::from_ron;
@@ -38,11 +39,18 @@ impl ModelSpec {
     }
 }
 
-/// A source of (image, transcription) pairs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DataSource {
-    /// `NAME.png` + `NAME.gt.txt` files under a folder, recursively.
-    LineFolder(PathBuf),
+/// A training source and its share of each epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Component {
+    /// The source.
+    pub source: DataSource,
+    /// Relative weight (e.g. 0.7 synthetic, 0.3 real).
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// Where the alphabet comes from.
@@ -103,10 +111,18 @@ impl Default for OptimConfig {
 pub struct TrainingConfig {
     /// Architecture and preprocessing.
     pub model: ModelSpec,
-    /// Training data.
-    pub train: Vec<DataSource>,
-    /// Validation data (checkpoint selection and early stopping use its CER).
+    /// Training data: weighted sources mixed into each epoch.
+    pub train: Vec<Component>,
+    /// Validation data (checkpoint selection and early stopping use its CER). Synthetic
+    /// sources here are drawn once, with fixed seeds.
     pub valid: Vec<DataSource>,
+    /// Train-time augmentation (none when absent).
+    #[serde(default)]
+    pub augment: Option<AugmentConfig>,
+    /// Where downloads and processed data live (default: `$HTR_CACHE` or
+    /// `~/.cache/text-recognizer`).
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
     /// Alphabet.
     #[serde(default)]
     pub charset: CharsetSpec,
@@ -118,8 +134,8 @@ pub struct TrainingConfig {
     pub strict: bool,
     /// Epochs to train.
     pub epochs: usize,
-    /// Samples per epoch; the training set is repeated (reshuffled) to fill it. Default: one
-    /// pass over the training set.
+    /// Samples per epoch, drawn from the sources by weight. Default: the sources' sizes
+    /// summed (synthetic sources count their nominal `samples`).
     #[serde(default)]
     pub epoch_samples: Option<usize>,
     /// Batch size.
@@ -191,14 +207,17 @@ mod tests {
     fn short_configs_get_defaults_and_round_trip() {
         let text = r#"TrainingConfig(
             model: Preset(Line),
-            train: [LineFolder("a")],
+            train: [(source: LineFolder("a")), (source: SyntheticLines(samples: 5), weight: 2.0)],
             valid: [LineFolder("b")],
+            augment: AugmentConfig(rotation: 2.0),
             epochs: 2,
             epoch_samples: 10,
             batch_size: 4,
         )"#;
         let cfg: TrainingConfig = from_ron(text, "t").expect("parses");
         assert_eq!(cfg.epoch_samples, Some(10));
+        assert_eq!(cfg.train[1].weight, 2.0);
+        assert_eq!(cfg.augment.as_ref().map(|a| a.rotation), Some(2.0));
         assert_eq!(cfg.optim, OptimConfig::default());
         assert_eq!(cfg.log_samples, 8);
         let again: TrainingConfig = ron::from_str(&cfg.to_ron()).expect("round trips");
@@ -211,7 +230,7 @@ mod tests {
         let path = dir.path().join("bad.ron");
         std::fs::write(
             &path,
-            r#"TrainingConfig(model: Preset(Line), train: [LineFolder("a")], valid: [LineFolder("b")],
+            r#"TrainingConfig(model: Preset(Line), train: [(source: LineFolder("a"))], valid: [LineFolder("b")],
                epochs: 0, batch_size: 4)"#,
         )
         .expect("write");

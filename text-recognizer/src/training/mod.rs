@@ -7,7 +7,7 @@ mod run;
 mod run_dir;
 mod step;
 
-pub use config::{CharsetSpec, DataSource, ModelSpec, OptimConfig, TrainingConfig};
+pub use config::{CharsetSpec, Component, ModelSpec, OptimConfig, TrainingConfig};
 pub use metric::{ErrorKind, TextErrorMetric};
 pub use run::{TrainOptions, TrainReport, run_config, train};
 pub use run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};

@@ -22,10 +22,11 @@ use burn::train::metric::{LearningRateMetric, LossMetric};
 use burn::train::renderer::MetricsRenderer;
 use burn::train::{Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining};
 
-use super::config::{DataSource, TrainingConfig};
+use super::config::TrainingConfig;
 use super::metric::{ErrorKind, TextErrorMetric};
 use super::run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};
-use crate::data::{HtrBatcher, HtrDataset, LineFolder, LoadReport, SampleRef, Skipped};
+use crate::data::synthetic::TextCorpus;
+use crate::data::{DataSource, HtrBatcher, HtrDataset, LoadOptions, LoadReport, Loaded, MixtureDataset, default_cache_dir};
 use crate::error::{Error, Result};
 
 /// How to run: where, on what, and whether to continue.
@@ -55,23 +56,17 @@ pub struct TrainReport {
     pub steps_per_epoch: usize,
 }
 
-fn scan(sources: &[DataSource]) -> Result<(Vec<SampleRef>, Vec<Skipped>)> {
-    let mut samples = Vec::new();
-    let mut skipped = Vec::new();
-    for source in sources {
-        let (s, k) = match source {
-            DataSource::LineFolder(dir) => LineFolder::new(dir).scan()?,
-        };
-        samples.extend(s);
-        skipped.extend(k);
-    }
-    Ok((samples, skipped))
+fn describe(sources: &[DataSource]) -> String {
+    sources.iter().map(DataSource::describe).collect::<Vec<_>>().join(", ")
 }
 
-fn describe(sources: &[DataSource]) -> impl Iterator<Item = String> + '_ {
-    sources.iter().map(|s| match s {
-        DataSource::LineFolder(dir) => format!("line folder {}", dir.display()),
-    })
+fn is_generated(s: &DataSource) -> bool {
+    matches!(s, DataSource::SyntheticLines { .. } | DataSource::SyntheticParagraphs { .. })
+}
+
+/// The corpora of synthetic sources, for the alphabet and for restricting to it.
+fn corpora(sources: &[&DataSource], options: &LoadOptions) -> Result<Vec<Option<TextCorpus>>> {
+    sources.iter().map(|s| s.corpus(options)).collect()
 }
 
 /// Linear warm-up from `lr/100`, then cosine decay to `min_lr`, over `total` optimiser steps.
@@ -110,57 +105,103 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         None
     };
 
-    let (train_refs, train_skipped) = scan(&config.train)?;
-    let (valid_refs, valid_skipped) = scan(&config.valid)?;
+    let load_opts = LoadOptions {
+        cache_dir: config.cache_dir.clone().unwrap_or_else(default_cache_dir),
+    };
+    let train_sources: Vec<&DataSource> = config.train.iter().map(|c| &c.source).collect();
+    let valid_sources: Vec<&DataSource> = config.valid.iter().collect();
+    let mut train_corpora = corpora(&train_sources, &load_opts)?;
+    let mut valid_corpora = corpora(&valid_sources, &load_opts)?;
+    // Load fixed sources first: their texts shape the alphabet.
+    let mut train_loaded = Vec::new();
+    let mut valid_loaded = Vec::new();
+    let mut train_report = LoadReport::default();
+    let mut valid_report = LoadReport::default();
+    for (list, loaded, report) in [
+        (&train_sources, &mut train_loaded, &mut train_report),
+        (&valid_sources, &mut valid_loaded, &mut valid_report),
+    ] {
+        for s in list.iter().filter(|s| !is_generated(s)) {
+            let (l, skipped) = s.load(&load_opts, None)?;
+            report.skipped.extend(skipped);
+            loaded.push(((*s).clone(), l));
+        }
+    }
     // A resumed run keeps its preset and alphabet: token ids must not move under the weights.
     let (preset, charset) = if resume_epoch.is_some() {
         let info = run.read_info()?;
         (info.preset, info.charset)
     } else {
-        let texts = train_refs
-            .iter()
-            .chain(&valid_refs)
-            .map(|s| s.text.as_str());
+        let mut texts: Vec<&str> = train_loaded.iter().chain(&valid_loaded).flat_map(|(_, l)| l.texts()).collect();
+        let corpus_texts: Vec<&str> = train_corpora.iter().chain(&valid_corpora).flatten().flat_map(TextCorpus::chars).collect();
+        texts.extend(corpus_texts);
+        let paragraphs = train_sources.iter().chain(&valid_sources).any(|s| matches!(s, DataSource::SyntheticParagraphs { .. }));
+        if paragraphs {
+            texts.push("\n");
+        }
         (config.model.resolve()?, config.charset.build(texts)?)
     };
-    let max_tokens = preset.model.max_output_len;
-    let load = |refs: &[SampleRef], skipped: Vec<Skipped>| -> Result<(HtrDataset, LoadReport)> {
-        let (ds, mut report) = HtrDataset::load(
-            refs,
-            &preset.preprocess,
-            &charset,
-            config.unknown_chars,
-            max_tokens,
-            config.strict,
-        )?;
-        report.skipped.splice(0..0, skipped);
-        Ok((ds, report))
-    };
-    let (train_ds, train_report) = load(&train_refs, train_skipped)?;
-    let (valid_ds, valid_report) = load(&valid_refs, valid_skipped)?;
-    if config.strict && !(train_report.skipped.is_empty() && valid_report.skipped.is_empty()) {
-        let first = train_report
-            .skipped
-            .iter()
-            .chain(&valid_report.skipped)
-            .next();
-        if let Some(s) = first {
-            return Err(Error::config(s.path.display().to_string(), &s.reason));
+    for corpus in train_corpora.iter_mut().chain(valid_corpora.iter_mut()).flatten() {
+        corpus.restrict_to(&charset);
+    }
+    // Then the generated ones, with their corpora restricted to the alphabet.
+    for (list, corpora, loaded, report) in [
+        (&train_sources, train_corpora, &mut train_loaded, &mut train_report),
+        (&valid_sources, valid_corpora, &mut valid_loaded, &mut valid_report),
+    ] {
+        for (s, corpus) in list.iter().zip(corpora) {
+            if is_generated(s) {
+                let (l, skipped) = s.load(&load_opts, corpus)?;
+                report.skipped.extend(skipped);
+                loaded.push(((*s).clone(), l));
+            }
         }
     }
-    if train_ds.items().is_empty() {
-        return Err(Error::EmptyDataset {
-            what: describe(&config.train).collect::<Vec<_>>().join(", "),
-        });
+    let max_tokens = preset.model.max_output_len;
+    let charset = Arc::new(charset);
+
+    let valid_list: Vec<Loaded> = valid_loaded.into_iter().map(|(_, l)| l).collect();
+    let (valid_ds, vr) = HtrDataset::from_loaded(&valid_list, &preset.preprocess, &charset, config.unknown_chars, max_tokens, config.strict)?;
+    valid_report.skipped.extend(vr.skipped);
+    valid_report.loaded = vr.loaded;
+    valid_report.unknown_chars = vr.unknown_chars;
+
+    let weights: Vec<(Loaded, f64)> = train_loaded
+        .into_iter()
+        .map(|(s, l)| {
+            let w = config.train.iter().find(|c| c.source == s).map_or(1.0, |c| c.weight);
+            (l, w)
+        })
+        .collect();
+    let epoch_len = config
+        .epoch_samples
+        .unwrap_or_else(|| weights.iter().map(|(l, _)| l.len()).sum())
+        .max(1);
+    let (train_ds, skipped, unknown) = MixtureDataset::new(
+        weights,
+        preset.preprocess.clone(),
+        charset.clone(),
+        config.unknown_chars,
+        max_tokens,
+        config.augment.clone(),
+        epoch_len,
+        config.seed,
+    );
+    train_report.skipped.extend(skipped);
+    train_report.unknown_chars = unknown;
+    train_report.loaded = epoch_len;
+    if config.strict
+        && let Some(s) = train_report.skipped.iter().chain(&valid_report.skipped).next()
+    {
+        return Err(Error::config(s.path.display().to_string(), &s.reason));
+    }
+    if train_ds.sources() == 0 {
+        return Err(Error::EmptyDataset { what: describe(&config.train.iter().map(|c| c.source.clone()).collect::<Vec<_>>()) });
     }
     if valid_ds.items().is_empty() {
-        return Err(Error::EmptyDataset {
-            what: describe(&config.valid).collect::<Vec<_>>().join(", "),
-        });
+        return Err(Error::EmptyDataset { what: describe(&config.valid) });
     }
 
-    let epoch_len = config.epoch_samples.unwrap_or(train_ds.items().len());
-    let train_ds = train_ds.with_epoch_len(epoch_len);
     let steps_per_epoch = epoch_len
         .div_ceil(config.batch_size)
         .div_ceil(config.optim.grad_accumulation);
@@ -170,11 +211,14 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         .map_err(|e| Error::io(run.config_path(), e))?;
     run.write_info(&RunInfo {
         preset: preset.clone(),
-        charset: charset.clone(),
-        train_samples: train_ds.items().len(),
+        charset: (*charset).clone(),
+        train_samples: epoch_len,
         valid_samples: valid_ds.items().len(),
-        data: describe(&config.train)
-            .chain(describe(&config.valid).map(|d| format!("valid: {d}")))
+        data: config
+            .train
+            .iter()
+            .map(|c| format!("train: {} (weight {})", c.source.describe(), c.weight))
+            .chain(config.valid.iter().map(|s| format!("valid: {}", s.describe())))
             .collect(),
         steps_per_epoch,
         git_commit: git_commit(),
@@ -216,7 +260,6 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         .init();
     let schedule = lr_schedule(config, total_steps)?;
 
-    let charset = Arc::new(charset);
     let cer = TextErrorMetric::new(ErrorKind::Cer, charset.clone());
     let first_epoch = resume_epoch.map_or(1, |e| e + 1);
     let mut training = SupervisedTraining::new(run.root(), train_loader, valid_loader)

@@ -1,0 +1,187 @@
+//! The training data set: weighted sources (real and synthetic) mixed into epochs of a fixed
+//! number of samples, preprocessed and augmented on the fly.
+//!
+//! Determinism: sample `i` of an epoch is drawn from a seed made of the run seed, `i`, and how
+//! many times `i` was drawn before (one per epoch), so runs repeat exactly whichever worker
+//! thread serves which index, and every epoch sees fresh synthetic samples and augmentations.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use burn::data::dataset::{Dataset, DatasetError};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use super::augment::AugmentConfig;
+use super::dataset::HtrItem;
+use super::line_folder::Skipped;
+use super::source::Loaded;
+use crate::charset::{Charset, UnknownCharPolicy};
+use crate::image::PreprocessConfig;
+
+struct Component {
+    source: Loaded,
+    weight: f64,
+    /// Fixed sources: indices of samples whose text encodes (others were reported).
+    usable: Vec<usize>,
+}
+
+/// Weighted mixture of loaded sources.
+pub struct MixtureDataset {
+    components: Vec<Component>,
+    total_weight: f64,
+    preprocess: PreprocessConfig,
+    charset: Arc<Charset>,
+    augment: Option<AugmentConfig>,
+    seed: u64,
+    draws: Vec<AtomicU32>,
+}
+
+/// SplitMix64 finaliser: decorrelates nearby seeds.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl MixtureDataset {
+    /// Mixes `sources` (with weights) into epochs of `epoch_len` samples. Fixed samples whose
+    /// text the alphabet rejects, or that are longer than `max_tokens`, are left out and listed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sources: Vec<(Loaded, f64)>,
+        preprocess: PreprocessConfig,
+        charset: Arc<Charset>,
+        policy: UnknownCharPolicy,
+        max_tokens: usize,
+        augment: Option<AugmentConfig>,
+        epoch_len: usize,
+        seed: u64,
+    ) -> (Self, Vec<Skipped>, usize) {
+        let mut skipped = Vec::new();
+        let mut unknown = 0;
+        let components: Vec<Component> = sources
+            .into_iter()
+            .filter(|(s, w)| *w > 0.0 && !s.is_empty())
+            .map(|(source, weight)| {
+                let usable = match &source {
+                    Loaded::Fixed(samples, _) => (0..samples.len())
+                        .filter(|&i| {
+                            let origin = source.origin(i);
+                            match charset.encode(&samples[i].1, policy, &origin) {
+                                Ok(e) if e.ids.len() <= max_tokens => {
+                                    unknown += e.unknown;
+                                    true
+                                }
+                                Ok(e) => {
+                                    skipped.push(Skipped {
+                                        path: origin.into(),
+                                        reason: format!("{} tokens exceed max_output_len {max_tokens}", e.ids.len()),
+                                    });
+                                    false
+                                }
+                                Err(e) => {
+                                    skipped.push(Skipped { path: origin.into(), reason: e.to_string() });
+                                    false
+                                }
+                            }
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                Component { source, weight, usable }
+            })
+            .filter(|c| !matches!(c.source, Loaded::Fixed(..)) || !c.usable.is_empty())
+            .collect();
+        let total_weight = components.iter().map(|c| c.weight).sum();
+        let draws = (0..epoch_len).map(|_| AtomicU32::new(0)).collect();
+        let ds = MixtureDataset { components, total_weight, preprocess, charset, augment, seed, draws };
+        (ds, skipped, unknown)
+    }
+
+    /// Number of usable sources.
+    pub fn sources(&self) -> usize {
+        self.components.len()
+    }
+
+    fn draw(&self, index: usize, draw: u32) -> HtrItem {
+        let mut rng = StdRng::seed_from_u64(mix(self.seed ^ mix(index as u64 ^ (u64::from(draw) << 40))));
+        let mut pick = rng.random_range(0.0..self.total_weight.max(f64::MIN_POSITIVE));
+        let component = self
+            .components
+            .iter()
+            .find(|c| {
+                pick -= c.weight;
+                pick < 0.0
+            })
+            .or(self.components.last())
+            .unwrap_or_else(|| unreachable!("a mixture is built with at least one source"));
+        let k = if component.usable.is_empty() {
+            0
+        } else {
+            component.usable[rng.random_range(0..component.usable.len())]
+        };
+        let (image, text) = component.source.sample(k, rng.random());
+        let mut image = self.preprocess.prepare(&image);
+        if let Some(a) = &self.augment {
+            image = a.apply(&image, rng.random());
+        }
+        // Texts were checked (fixed) or generated within the alphabet (synthetic); skipping is
+        // only a guard so that nothing can fail mid-epoch.
+        let tokens = self
+            .charset
+            .encode(&text, UnknownCharPolicy::Skip, "")
+            .map(|e| e.ids)
+            .unwrap_or_default();
+        HtrItem { image, tokens, text }
+    }
+}
+
+impl Dataset<HtrItem> for MixtureDataset {
+    fn get(&self, index: usize) -> Result<HtrItem, DatasetError> {
+        let draw = self.draws[index].fetch_add(1, Ordering::Relaxed);
+        Ok(self.draw(index, draw))
+    }
+
+    fn len(&self) -> usize {
+        self.draws.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{GrayImage, Luma};
+
+    fn fixed(n: usize, text: &str) -> Loaded {
+        let samples = (0..n).map(|i| (GrayImage::from_pixel(40 + i as u32, 32, Luma([220])), text.to_string())).collect();
+        Loaded::Fixed(Arc::new(samples), Arc::new((0..n).map(|i| format!("s{i}")).collect()))
+    }
+
+    #[test]
+    fn mixes_by_weight_skips_bad_text_and_repeats_under_a_seed() {
+        let charset = Arc::new(Charset::from_texts(["ab"]));
+        let make = || {
+            MixtureDataset::new(
+                vec![(fixed(3, "ab"), 3.0), (fixed(2, "ba"), 1.0), (fixed(2, "xyz"), 1.0)],
+                crate::image::PreprocessConfig::line(),
+                charset.clone(),
+                UnknownCharPolicy::Fail,
+                10,
+                Some(AugmentConfig::fsdl_line()),
+                400,
+                9,
+            )
+        };
+        let (ds, skipped, _) = make();
+        assert_eq!(skipped.len(), 2, "the two 'xyz' samples are reported");
+        assert_eq!(ds.sources(), 2);
+        let items: Vec<HtrItem> = (0..400).map(|i| ds.get(i).expect("item")).collect();
+        let ab = items.iter().filter(|i| i.text == "ab").count();
+        assert!((240..=360).contains(&ab), "weight 3:1 gives about 300 of 400, got {ab}");
+        let (again, _, _) = make();
+        assert_eq!(again.get(17).expect("item").image, items[17].image, "same seed, same sample");
+        assert_ne!(ds.get(17).expect("item").image, items[17].image, "next epoch, fresh augmentation");
+    }
+}

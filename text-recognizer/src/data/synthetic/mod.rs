@@ -1,0 +1,12 @@
+//! Synthetic training data: text from public-domain books rendered with handwriting (and
+//! printed) fonts from Debian packages, and FSDL-style paragraphs stacked from line crops.
+
+mod fonts;
+mod paragraphs;
+mod render;
+mod text;
+
+pub use fonts::{FontSet, Fonts};
+pub use paragraphs::{ParagraphStacker, StackConfig};
+pub use render::{RenderConfig, SyntheticLines};
+pub use text::TextCorpus;
