@@ -32,6 +32,65 @@ pub enum Command {
     Train(TrainArgs),
     /// Turn a run's best checkpoint into a staged model file.
     Stage(StageArgs),
+    /// Data tools: download, statistics, contact sheets.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataCommand {
+    /// Download and unpack a data set into the cache (`iam`).
+    Download(DownloadArgs),
+    /// Counts, alphabet, image sizes, text lengths, characters outside a model's alphabet.
+    Stats(SourceArgs),
+    /// A contact sheet of samples with their transcriptions.
+    Show(ShowArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DownloadArgs {
+    /// Data set name: iam.
+    pub name: String,
+    /// Cache directory (default: $HTR_CACHE or ~/.cache/text-recognizer).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SourceArgs {
+    /// A folder of lines, an ALTO/PAGE file or folder, or a source written in RON
+    /// (e.g. 'Iam(split: Val)', 'SyntheticLines()').
+    pub source: String,
+    /// Cache directory (default: $HTR_CACHE or ~/.cache/text-recognizer).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// How many samples generated sources contribute.
+    #[arg(long, default_value_t = 1000)]
+    pub samples: usize,
+    /// Report characters outside this staged model's alphabet.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Output PNG.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Samples on the sheet.
+    #[arg(short = 'n', long, default_value_t = 12)]
+    pub count: usize,
+    /// Show what the model sees: preprocessed with this preset (line or paragraph).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Apply FSDL's augmentation (line or paragraph parameters, by --preset).
+    #[arg(long, requires = "preset")]
+    pub augment: bool,
+    /// Seed for sample choice and augmentation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Args, Debug)]
@@ -63,6 +122,9 @@ pub struct TrainArgs {
     /// Override: samples per epoch.
     #[arg(long)]
     pub epoch_samples: Option<usize>,
+    /// Stop cleanly after this many minutes (checkpoints and metrics are kept).
+    #[arg(long)]
+    pub max_minutes: Option<f64>,
     /// Print plain progress lines even on a terminal.
     #[arg(long)]
     pub log_progress: bool,

@@ -117,7 +117,9 @@ impl AugmentConfig {
             return img.clone();
         }
         let shear_m = Projection::from_matrix([1.0, shear, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
-        let Some(shear_m) = shear_m else { return img.clone() };
+        let Some(shear_m) = shear_m else {
+            return img.clone();
+        };
         let m = Projection::translate(w / 2.0 + tx, h / 2.0 + ty)
             * Projection::rotate(angle)
             * shear_m
@@ -128,7 +130,11 @@ impl AugmentConfig {
 }
 
 fn uniform(rng: &mut StdRng, (lo, hi): (f32, f32)) -> f32 {
-    if hi > lo { rng.random_range(lo..hi) } else { lo }
+    if hi > lo {
+        rng.random_range(lo..hi)
+    } else {
+        lo
+    }
 }
 
 /// torchvision ColorJitter on a grey image: brightness scales, contrast blends with the mean.
@@ -151,9 +157,20 @@ fn perspective(img: &GrayImage, rng: &mut StdRng, distortion: f32) -> GrayImage 
     let (w, h) = (img.width() as f32 - 1.0, img.height() as f32 - 1.0);
     let dx = distortion * w / 2.0;
     let dy = distortion * h / 2.0;
-    let mut r = |d: f32| if d > 0.0 { rng.random_range(0.0..d) } else { 0.0 };
+    let mut r = |d: f32| {
+        if d > 0.0 {
+            rng.random_range(0.0..d)
+        } else {
+            0.0
+        }
+    };
     let from = [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)];
-    let to = [(r(dx), r(dy)), (w - r(dx), r(dy)), (w - r(dx), h - r(dy)), (r(dx), h - r(dy))];
+    let to = [
+        (r(dx), r(dy)),
+        (w - r(dx), r(dy)),
+        (w - r(dx), h - r(dy)),
+        (r(dx), h - r(dy)),
+    ];
     match Projection::from_control_points(from, to) {
         Some(p) => warp(img, p, Interpolation::Bilinear, Border::Constant(Luma([0]))),
         None => img.clone(),

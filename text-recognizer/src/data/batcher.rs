@@ -91,8 +91,13 @@ mod tests {
         assert_eq!(batch.images.dims(), [2, 1, 64, 112]);
         let inputs = batch.inputs.try_to_vec_as::<i64>().expect("reads");
         let targets = batch.targets.try_to_vec_as::<i64>().expect("reads");
-        assert_eq!(inputs, vec![1, 5, 6, 1, 7, 3]);
-        assert_eq!(targets, vec![5, 6, 2, 7, 2, 3]);
+        let pad = |v: &[i64]| {
+            let mut v = v.to_vec();
+            v.resize(16, 3);
+            v
+        };
+        assert_eq!(inputs, [pad(&[1, 5, 6]), pad(&[1, 7])].concat());
+        assert_eq!(targets, [pad(&[5, 6, 2]), pad(&[7, 2])].concat());
         assert_eq!(batch.target_ids, vec![vec![5, 6], vec![7]]);
     }
 }

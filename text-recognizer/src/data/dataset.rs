@@ -111,7 +111,10 @@ impl HtrDataset {
                     if enc.ids.len() > max_tokens {
                         Err(Error::config(
                             origin.clone(),
-                            format!("{} tokens exceed the model's max_output_len {max_tokens}", enc.ids.len()),
+                            format!(
+                                "{} tokens exceed the model's max_output_len {max_tokens}",
+                                enc.ids.len()
+                            ),
                         ))
                     } else {
                         Ok(enc)
@@ -120,10 +123,17 @@ impl HtrDataset {
                 match encoded {
                     Ok(enc) => {
                         report.unknown_chars += enc.unknown;
-                        items.push(HtrItem { image: preprocess.prepare(&image), tokens: enc.ids, text });
+                        items.push(HtrItem {
+                            image: preprocess.prepare(&image),
+                            tokens: enc.ids,
+                            text,
+                        });
                     }
                     Err(e) if strict => return Err(e),
-                    Err(e) => report.skipped.push(Skipped { path: PathBuf::from(origin), reason: e.to_string() }),
+                    Err(e) => report.skipped.push(Skipped {
+                        path: PathBuf::from(origin),
+                        reason: e.to_string(),
+                    }),
                 }
             }
         }

@@ -31,8 +31,11 @@ pub struct Recipe {
 impl Recipe {
     /// FSDL's IAM mirror (`data/raw/iam/metadata.toml` of the FSDL 2022 repository).
     pub fn iam() -> Self {
-        crate::ron_file::from_ron(include_str!("../../../datasets/recipes/iam.ron"), "datasets/recipes/iam.ron")
-            .unwrap_or_else(|e| unreachable!("the shipped recipe is tested: {e}"))
+        crate::ron_file::from_ron(
+            include_str!("../../../datasets/recipes/iam.ron"),
+            "datasets/recipes/iam.ron",
+        )
+        .unwrap_or_else(|e| unreachable!("the shipped recipe is tested: {e}"))
     }
 }
 
@@ -48,12 +51,20 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// Downloads `recipe` into `dir` unless a verified copy is there. A partial download
 /// (`FILE.part`) is continued. `progress(done, total)` is called as bytes arrive.
-pub fn download(recipe: &Recipe, dir: &Path, mut progress: impl FnMut(u64, Option<u64>)) -> Result<PathBuf> {
+pub fn download(
+    recipe: &Recipe,
+    dir: &Path,
+    mut progress: impl FnMut(u64, Option<u64>),
+) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let target = dir.join(&recipe.filename);
     if target.exists() && sha256_file(&target)? == recipe.sha256 {
@@ -61,8 +72,12 @@ pub fn download(recipe: &Recipe, dir: &Path, mut progress: impl FnMut(u64, Optio
     }
     let part = dir.join(format!("{}.part", recipe.filename));
     let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-    let net = |e: reqwest::Error| Error::config(recipe.url.clone(), format!("download failed: {e}"));
-    let client = reqwest::blocking::Client::builder().timeout(None).build().map_err(net)?;
+    let net =
+        |e: reqwest::Error| Error::config(recipe.url.clone(), format!("download failed: {e}"));
+    let client = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .map_err(net)?;
     let mut request = client.get(&recipe.url);
     if have > 0 {
         request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
@@ -70,7 +85,10 @@ pub fn download(recipe: &Recipe, dir: &Path, mut progress: impl FnMut(u64, Optio
     let mut response = request.send().map_err(net)?;
     let status = response.status();
     if !status.is_success() {
-        return Err(Error::config(recipe.url.clone(), format!("server answered {status}")));
+        return Err(Error::config(
+            recipe.url.clone(),
+            format!("server answered {status}"),
+        ));
     }
     // 206: the server continues our partial file; 200: it sends everything again.
     let resumed = status == reqwest::StatusCode::PARTIAL_CONTENT;
@@ -100,7 +118,10 @@ pub fn download(recipe: &Recipe, dir: &Path, mut progress: impl FnMut(u64, Optio
         std::fs::remove_file(&part).map_err(|e| Error::io(&part, e))?;
         return Err(Error::config(
             target.display().to_string(),
-            format!("SHA-256 mismatch: expected {}, got {actual}; the partial file was deleted", recipe.sha256),
+            format!(
+                "SHA-256 mismatch: expected {}, got {actual}; the partial file was deleted",
+                recipe.sha256
+            ),
         ));
     }
     std::fs::rename(&part, &target).map_err(|e| Error::io(&target, e))?;
@@ -110,8 +131,10 @@ pub fn download(recipe: &Recipe, dir: &Path, mut progress: impl FnMut(u64, Optio
 /// Extracts a zip archive into `dir`.
 pub fn unzip(archive: &Path, dir: &Path) -> Result<()> {
     let file = File::open(archive).map_err(|e| Error::io(archive, e))?;
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| Error::config(archive.display().to_string(), e))?;
-    zip.extract(dir).map_err(|e| Error::config(archive.display().to_string(), e))
+    let mut zip =
+        zip::ZipArchive::new(file).map_err(|e| Error::config(archive.display().to_string(), e))?;
+    zip.extract(dir)
+        .map_err(|e| Error::config(archive.display().to_string(), e))
 }
 
 #[cfg(test)]
@@ -139,8 +162,15 @@ mod tests {
                 }
                 let mut s = stream;
                 let slice = &body[start.min(body.len())..];
-                let status = if start > 0 { "206 Partial Content" } else { "200 OK" };
-                let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", slice.len());
+                let status = if start > 0 {
+                    "206 Partial Content"
+                } else {
+                    "200 OK"
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    slice.len()
+                );
                 let _ = s.write_all(head.as_bytes());
                 let _ = s.write_all(slice);
             }
@@ -149,7 +179,10 @@ mod tests {
     }
 
     fn recipe(url: String, body: &[u8]) -> Recipe {
-        let sha = Sha256::digest(body).iter().map(|b| format!("{b:02x}")).collect();
+        let sha = Sha256::digest(body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Recipe {
             name: "t".into(),
             url,
@@ -183,13 +216,18 @@ mod tests {
         r.sha256 = "00".repeat(32);
         let err = download(&r, dir.path(), |_, _| {}).expect_err("mismatch");
         assert!(err.to_string().contains("SHA-256 mismatch"), "{err}");
-        assert!(!dir.path().join("iamdb.zip").exists() && !dir.path().join("iamdb.zip.part").exists());
+        assert!(
+            !dir.path().join("iamdb.zip").exists() && !dir.path().join("iamdb.zip.part").exists()
+        );
     }
 
     #[test]
     fn the_iam_recipe_is_fsdls() {
         let r = Recipe::iam();
-        assert_eq!(r.sha256, "f3c9e87a88a313e557c6d3548ed8a2a1af2dc3c4a678c5f3fc6f972ba4a50c55");
+        assert_eq!(
+            r.sha256,
+            "f3c9e87a88a313e557c6d3548ed8a2a1af2dc3c4a678c5f3fc6f972ba4a50c55"
+        );
         assert!(r.url.ends_with("/iam/iamdb.zip"));
     }
 }

@@ -90,11 +90,18 @@ impl IamForm {
 /// [`LINE_REGION_PADDING`] horizontally and by at most half the gap to the neighbouring line
 /// vertically.
 pub fn parse_form(path: &Path) -> Result<IamForm> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    // IAM's XML declares ISO-8859-1; read it as Latin-1 when it is not UTF-8.
+    let text = String::from_utf8(bytes)
+        .unwrap_or_else(|e| e.into_bytes().iter().map(|&b| char::from(b)).collect());
+    let text = text.replacen("encoding=\"ISO-8859-1\"", "", 1);
     let bad = |reason: String| Error::config(path.display().to_string(), reason);
     let doc = Document::parse(&text).map_err(|e| bad(format!("not well-formed XML: {e}")))?;
     let form = doc.root_element();
-    let id = form.attribute("id").ok_or_else(|| bad("<form> has no id".into()))?.to_string();
+    let id = form
+        .attribute("id")
+        .ok_or_else(|| bad("<form> has no id".into()))?
+        .to_string();
     let mut lines = Vec::new();
     let mut boxes = Vec::new();
     let part = form
@@ -102,25 +109,46 @@ pub fn parse_form(path: &Path) -> Result<IamForm> {
         .find(|n| n.tag_name().name() == "handwritten-part")
         .ok_or_else(|| bad("no <handwritten-part>".into()))?;
     for line in part.children().filter(|n| n.tag_name().name() == "line") {
-        let t = line.attribute("text").ok_or_else(|| bad("a <line> has no text".into()))?;
+        let t = line
+            .attribute("text")
+            .ok_or_else(|| bad("a <line> has no text".into()))?;
         let mut b: Option<Region> = None;
         for cmp in line.descendants().filter(|n| n.tag_name().name() == "cmp") {
             let v = |a: &str| cmp.attribute(a).and_then(|s| s.parse::<i64>().ok());
-            let (Some(x), Some(y), Some(w), Some(h)) = (v("x"), v("y"), v("width"), v("height")) else {
+            let (Some(x), Some(y), Some(w), Some(h)) = (v("x"), v("y"), v("width"), v("height"))
+            else {
                 return Err(bad(format!("line {t:?}: <cmp> without x/y/width/height")));
             };
-            let r = Region { x1: x, y1: y, x2: x + w, y2: y + h };
+            let r = Region {
+                x1: x,
+                y1: y,
+                x2: x + w,
+                y2: y + h,
+            };
             b = Some(match b {
                 None => r,
-                Some(a) => Region { x1: a.x1.min(r.x1), y1: a.y1.min(r.y1), x2: a.x2.max(r.x2), y2: a.y2.max(r.y2) },
+                Some(a) => Region {
+                    x1: a.x1.min(r.x1),
+                    y1: a.y1.min(r.y1),
+                    x2: a.x2.max(r.x2),
+                    y2: a.y2.max(r.y2),
+                },
             });
         }
         let b = b.ok_or_else(|| bad(format!("line {t:?} has no word boxes")))?;
         let d = DOWNSAMPLE_FACTOR;
-        boxes.push(Region { x1: b.x1 / d, y1: b.y1 / d, x2: b.x2 / d, y2: b.y2 / d });
+        boxes.push(Region {
+            x1: b.x1 / d,
+            y1: b.y1 / d,
+            x2: b.x2 / d,
+            y2: b.y2 / d,
+        });
         lines.push(t.replace("&quot;", "\""));
     }
-    let gaps: Vec<i64> = boxes.windows(2).map(|w| (w[1].y1 - w[0].y2).max(0)).collect();
+    let gaps: Vec<i64> = boxes
+        .windows(2)
+        .map(|w| (w[1].y1 - w[0].y2).max(0))
+        .collect();
     let pad = LINE_REGION_PADDING;
     let regions = boxes
         .iter()
@@ -128,7 +156,12 @@ pub fn parse_form(path: &Path) -> Result<IamForm> {
         .map(|(i, r)| {
             let pre = if i == 0 { 2 * pad } else { gaps[i - 1] };
             let post = gaps.get(i).copied().unwrap_or(2 * pad);
-            Region { x1: r.x1 - pad, x2: r.x2 + pad, y1: r.y1 - pad.min(pre / 2), y2: r.y2 + pad.min(post / 2) }
+            Region {
+                x1: r.x1 - pad,
+                x2: r.x2 + pad,
+                y1: r.y1 - pad.min(pre / 2),
+                y2: r.y2 + pad.min(post / 2),
+            }
         })
         .collect();
     Ok(IamForm { id, lines, regions })
@@ -162,7 +195,13 @@ impl Iam {
         let mut ids: Vec<String> = std::fs::read_dir(&dir)
             .map_err(|e| Error::io(&dir, e))?
             .flatten()
-            .filter_map(|e| e.file_name().into_string().ok()?.strip_suffix(".xml").map(str::to_string))
+            .filter_map(|e| {
+                e.file_name()
+                    .into_string()
+                    .ok()?
+                    .strip_suffix(".xml")
+                    .map(str::to_string)
+            })
             .collect();
         ids.sort();
         Ok(ids)
@@ -213,8 +252,14 @@ impl Iam {
     /// `processed/iam_lines/SPLIT` and `processed/iam_paragraphs/SPLIT` of `cache_dir`, once.
     /// Returns the two folders.
     pub fn prepare(&self, cache_dir: &Path, split: IamSplit) -> Result<(PathBuf, PathBuf)> {
-        let lines_dir = cache_dir.join("processed").join("iam_lines").join(split.name());
-        let paras_dir = cache_dir.join("processed").join("iam_paragraphs").join(split.name());
+        let lines_dir = cache_dir
+            .join("processed")
+            .join("iam_lines")
+            .join(split.name());
+        let paras_dir = cache_dir
+            .join("processed")
+            .join("iam_paragraphs")
+            .join(split.name());
         let done = lines_dir.join(".complete");
         if done.exists() {
             return Ok((lines_dir, paras_dir));
@@ -243,11 +288,15 @@ fn write_crop(image: &GrayImage, r: &Region, text: &str, stem: &Path) -> Result<
     let x2 = r.x2.clamp(0, i64::from(image.width())) as u32;
     let y2 = r.y2.clamp(0, i64::from(image.height())) as u32;
     if x2 <= x1 || y2 <= y1 {
-        return Err(Error::config(stem.display().to_string(), "region lies outside the form image"));
+        return Err(Error::config(
+            stem.display().to_string(),
+            "region lies outside the form image",
+        ));
     }
     let crop = image::imageops::crop_imm(image, x1, y1, x2 - x1, y2 - y1).to_image();
     let png = stem.with_extension("png");
-    crop.save(&png).map_err(|e| Error::config(png.display().to_string(), e))?;
+    crop.save(&png)
+        .map_err(|e| Error::config(png.display().to_string(), e))?;
     let gt = stem.with_extension("gt.txt");
     std::fs::write(&gt, text).map_err(|e| Error::io(&gt, e))
 }

@@ -77,12 +77,18 @@ impl MixtureDataset {
                                 Ok(e) => {
                                     skipped.push(Skipped {
                                         path: origin.into(),
-                                        reason: format!("{} tokens exceed max_output_len {max_tokens}", e.ids.len()),
+                                        reason: format!(
+                                            "{} tokens exceed max_output_len {max_tokens}",
+                                            e.ids.len()
+                                        ),
                                     });
                                     false
                                 }
                                 Err(e) => {
-                                    skipped.push(Skipped { path: origin.into(), reason: e.to_string() });
+                                    skipped.push(Skipped {
+                                        path: origin.into(),
+                                        reason: e.to_string(),
+                                    });
                                     false
                                 }
                             }
@@ -90,13 +96,25 @@ impl MixtureDataset {
                         .collect(),
                     _ => Vec::new(),
                 };
-                Component { source, weight, usable }
+                Component {
+                    source,
+                    weight,
+                    usable,
+                }
             })
             .filter(|c| !matches!(c.source, Loaded::Fixed(..)) || !c.usable.is_empty())
             .collect();
         let total_weight = components.iter().map(|c| c.weight).sum();
         let draws = (0..epoch_len).map(|_| AtomicU32::new(0)).collect();
-        let ds = MixtureDataset { components, total_weight, preprocess, charset, augment, seed, draws };
+        let ds = MixtureDataset {
+            components,
+            total_weight,
+            preprocess,
+            charset,
+            augment,
+            seed,
+            draws,
+        };
         (ds, skipped, unknown)
     }
 
@@ -106,7 +124,8 @@ impl MixtureDataset {
     }
 
     fn draw(&self, index: usize, draw: u32) -> HtrItem {
-        let mut rng = StdRng::seed_from_u64(mix(self.seed ^ mix(index as u64 ^ (u64::from(draw) << 40))));
+        let mut rng =
+            StdRng::seed_from_u64(mix(self.seed ^ mix(index as u64 ^ (u64::from(draw) << 40))));
         let mut pick = rng.random_range(0.0..self.total_weight.max(f64::MIN_POSITIVE));
         let component = self
             .components
@@ -134,7 +153,11 @@ impl MixtureDataset {
             .encode(&text, UnknownCharPolicy::Skip, "")
             .map(|e| e.ids)
             .unwrap_or_default();
-        HtrItem { image, tokens, text }
+        HtrItem {
+            image,
+            tokens,
+            text,
+        }
     }
 }
 
@@ -155,8 +178,18 @@ mod tests {
     use image::{GrayImage, Luma};
 
     fn fixed(n: usize, text: &str) -> Loaded {
-        let samples = (0..n).map(|i| (GrayImage::from_pixel(40 + i as u32, 32, Luma([220])), text.to_string())).collect();
-        Loaded::Fixed(Arc::new(samples), Arc::new((0..n).map(|i| format!("s{i}")).collect()))
+        let samples = (0..n)
+            .map(|i| {
+                (
+                    GrayImage::from_pixel(40 + i as u32, 32, Luma([220])),
+                    text.to_string(),
+                )
+            })
+            .collect();
+        Loaded::Fixed(
+            Arc::new(samples),
+            Arc::new((0..n).map(|i| format!("s{i}")).collect()),
+        )
     }
 
     #[test]
@@ -164,7 +197,11 @@ mod tests {
         let charset = Arc::new(Charset::from_texts(["ab"]));
         let make = || {
             MixtureDataset::new(
-                vec![(fixed(3, "ab"), 3.0), (fixed(2, "ba"), 1.0), (fixed(2, "xyz"), 1.0)],
+                vec![
+                    (fixed(3, "ab"), 3.0),
+                    (fixed(2, "ba"), 1.0),
+                    (fixed(2, "xyz"), 1.0),
+                ],
                 crate::image::PreprocessConfig::line(),
                 charset.clone(),
                 UnknownCharPolicy::Fail,
@@ -179,9 +216,20 @@ mod tests {
         assert_eq!(ds.sources(), 2);
         let items: Vec<HtrItem> = (0..400).map(|i| ds.get(i).expect("item")).collect();
         let ab = items.iter().filter(|i| i.text == "ab").count();
-        assert!((240..=360).contains(&ab), "weight 3:1 gives about 300 of 400, got {ab}");
+        assert!(
+            (240..=360).contains(&ab),
+            "weight 3:1 gives about 300 of 400, got {ab}"
+        );
         let (again, _, _) = make();
-        assert_eq!(again.get(17).expect("item").image, items[17].image, "same seed, same sample");
-        assert_ne!(ds.get(17).expect("item").image, items[17].image, "next epoch, fresh augmentation");
+        assert_eq!(
+            again.get(17).expect("item").image,
+            items[17].image,
+            "same seed, same sample"
+        );
+        assert_ne!(
+            ds.get(17).expect("item").image,
+            items[17].image,
+            "next epoch, fresh augmentation"
+        );
     }
 }

@@ -10,6 +10,7 @@ pub mod iam;
 mod line_folder;
 mod mixture;
 pub mod pages;
+pub mod sheet;
 mod source;
 pub mod synthetic;
 

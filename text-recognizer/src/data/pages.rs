@@ -65,7 +65,12 @@ pub fn parse_page_xml(path: &Path) -> Result<ParsedPage> {
         .map(|n| dir.join(n))
         .filter(|p| p.exists())
         .or_else(|| sibling_image(path))
-        .ok_or_else(|| bad("no page image: neither the file the XML names nor one with the same stem exists".into()))?;
+        .ok_or_else(|| {
+            bad(
+                "no page image: neither the file the XML names nor one with the same stem exists"
+                    .into(),
+            )
+        })?;
     Ok(ParsedPage { image, regions })
 }
 
@@ -77,7 +82,8 @@ fn sibling_image(xml: &Path) -> Option<PathBuf> {
 }
 
 fn children<'a>(node: Node<'a, 'a>, name: &'a str) -> impl Iterator<Item = Node<'a, 'a>> {
-    node.descendants().filter(move |n| n.is_element() && n.tag_name().name() == name)
+    node.descendants()
+        .filter(move |n| n.is_element() && n.tag_name().name() == name)
 }
 
 fn num(node: Node, attr: &str) -> Option<f32> {
@@ -87,7 +93,10 @@ fn num(node: Node, attr: &str) -> Option<f32> {
 /// ALTO: `TextBlock` > `TextLine` (Shape/Polygon POINTS="x y x y …" or HPOS/VPOS/WIDTH/HEIGHT),
 /// text = `String@CONTENT` joined by single spaces.
 fn parse_alto(root: Node) -> (Option<String>, Vec<Vec<PageLine>>) {
-    let image = children(root, "fileName").next().and_then(|n| n.text()).map(|t| t.trim().to_string());
+    let image = children(root, "fileName")
+        .next()
+        .and_then(|n| n.text())
+        .map(|t| t.trim().to_string());
     let regions = children(root, "TextBlock")
         .map(|block| {
             children(block, "TextLine")
@@ -96,7 +105,10 @@ fn parse_alto(root: Node) -> (Option<String>, Vec<Vec<PageLine>>) {
                         .next()
                         .and_then(|p| p.attribute("POINTS"))
                         .map(|pts| {
-                            let v: Vec<f32> = pts.split(|c: char| c.is_whitespace() || c == ',').filter_map(|s| s.parse().ok()).collect();
+                            let v: Vec<f32> = pts
+                                .split(|c: char| c.is_whitespace() || c == ',')
+                                .filter_map(|s| s.parse().ok())
+                                .collect();
                             v.chunks_exact(2).map(|c| (c[0], c[1])).collect::<Vec<_>>()
                         })
                         .filter(|p| p.len() >= 2)
@@ -114,7 +126,12 @@ fn parse_alto(root: Node) -> (Option<String>, Vec<Vec<PageLine>>) {
 }
 
 fn box_polygon(node: Node) -> Vec<(f32, f32)> {
-    match (num(node, "HPOS"), num(node, "VPOS"), num(node, "WIDTH"), num(node, "HEIGHT")) {
+    match (
+        num(node, "HPOS"),
+        num(node, "VPOS"),
+        num(node, "WIDTH"),
+        num(node, "HEIGHT"),
+    ) {
         (Some(x), Some(y), Some(w), Some(h)) => vec![(x, y), (x + w, y + h)],
         _ => Vec::new(),
     }
@@ -122,7 +139,10 @@ fn box_polygon(node: Node) -> Vec<(f32, f32)> {
 
 /// PAGE: `TextRegion` > `TextLine` > `Coords@points="x,y x,y …"` and `TextEquiv/Unicode`.
 fn parse_page(root: Node) -> (Option<String>, Vec<Vec<PageLine>>) {
-    let image = children(root, "Page").next().and_then(|p| p.attribute("imageFilename")).map(str::to_string);
+    let image = children(root, "Page")
+        .next()
+        .and_then(|p| p.attribute("imageFilename"))
+        .map(str::to_string);
     let regions = children(root, "TextRegion")
         .map(|region| {
             region
@@ -171,12 +191,16 @@ pub fn crop(image: &GrayImage, polygon: &[(f32, f32)]) -> Option<GrayImage> {
     let y0 = y0.max(0.0).floor() as u32;
     let x1 = (x1.ceil().max(0.0) as u32).min(image.width());
     let y1 = (y1.ceil().max(0.0) as u32).min(image.height());
-    (x1 > x0 + 1 && y1 > y0 + 1).then(|| imageops::crop_imm(image, x0, y0, x1 - x0, y1 - y0).to_image())
+    (x1 > x0 + 1 && y1 > y0 + 1)
+        .then(|| imageops::crop_imm(image, x0, y0, x1 - x0, y1 - y0).to_image())
 }
+
+/// A crop, its transcription and where it came from (`file.xml region R line L`).
+pub type PageSample = (GrayImage, String, String);
 
 /// Every ALTO/PAGE file under `path` (a file or a folder, recursively), cropped into samples.
 /// Samples come with their origin (`file.xml region R line L`).
-pub fn load_pages(path: &Path, unit: PageUnit) -> Result<(Vec<(GrayImage, String, String)>, Vec<Skipped>)> {
+pub fn load_pages(path: &Path, unit: PageUnit) -> Result<(Vec<PageSample>, Vec<Skipped>)> {
     let mut xmls = Vec::new();
     if path.is_dir() {
         collect_xml(path, &mut xmls)?;
@@ -187,33 +211,54 @@ pub fn load_pages(path: &Path, unit: PageUnit) -> Result<(Vec<(GrayImage, String
     let mut samples = Vec::new();
     let mut skipped = Vec::new();
     for xml in xmls {
-        let page = match parse_page_xml(&xml).and_then(|p| open_image(&p.image).map(|img| (p, img))) {
+        let page = match parse_page_xml(&xml).and_then(|p| open_image(&p.image).map(|img| (p, img)))
+        {
             Ok(p) => p,
             Err(e) => {
-                skipped.push(Skipped { path: xml, reason: e.to_string() });
+                skipped.push(Skipped {
+                    path: xml,
+                    reason: e.to_string(),
+                });
                 continue;
             }
         };
         let (parsed, image) = page;
         let mut add = |polygon: &[(f32, f32)], text: String, what: String| {
             if text.trim().is_empty() {
-                skipped.push(Skipped { path: xml.clone(), reason: format!("{what}: empty transcription") });
+                skipped.push(Skipped {
+                    path: xml.clone(),
+                    reason: format!("{what}: empty transcription"),
+                });
             } else if let Some(c) = crop(&image, polygon) {
                 samples.push((c, text, format!("{} {what}", xml.display())));
             } else {
-                skipped.push(Skipped { path: xml.clone(), reason: format!("{what}: coordinates outside the image") });
+                skipped.push(Skipped {
+                    path: xml.clone(),
+                    reason: format!("{what}: coordinates outside the image"),
+                });
             }
         };
         for (r, lines) in parsed.regions.iter().enumerate() {
             match unit {
                 PageUnit::Lines => {
                     for (l, line) in lines.iter().enumerate() {
-                        add(&line.polygon, line.text.clone(), format!("region {r} line {l}"));
+                        add(
+                            &line.polygon,
+                            line.text.clone(),
+                            format!("region {r} line {l}"),
+                        );
                     }
                 }
                 PageUnit::Regions if !lines.is_empty() => {
-                    let polygon: Vec<(f32, f32)> = lines.iter().flat_map(|l| l.polygon.iter().copied()).collect();
-                    let text = lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n");
+                    let polygon: Vec<(f32, f32)> = lines
+                        .iter()
+                        .flat_map(|l| l.polygon.iter().copied())
+                        .collect();
+                    let text = lines
+                        .iter()
+                        .map(|l| l.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n");
                     add(&polygon, text, format!("region {r}"));
                 }
                 PageUnit::Regions => {}
@@ -228,7 +273,10 @@ fn collect_xml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let path = entry.map_err(|e| Error::io(dir, e))?.path();
         if path.is_dir() {
             collect_xml(&path, out)?;
-        } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("xml")) {
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("xml"))
+        {
             out.push(path);
         }
     }

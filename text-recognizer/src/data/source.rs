@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::iam::{Iam, IamSplit};
 use super::line_folder::{LineFolder, Skipped};
 use super::pages::{PageUnit, load_pages};
-use super::synthetic::{FontSet, Fonts, ParagraphStacker, RenderConfig, StackConfig, SyntheticLines, TextCorpus};
+use super::synthetic::{
+    FontSet, Fonts, ParagraphStacker, RenderConfig, StackConfig, SyntheticLines, TextCorpus,
+};
 use crate::error::{Error, Result};
 use crate::image::{InkPolarity, open_image};
 
@@ -155,8 +157,12 @@ impl DataSource {
             DataSource::LineFolder(p) => format!("line folder {}", p.display()),
             DataSource::Pages { path, unit } => format!("pages {} ({unit:?})", path.display()),
             DataSource::Iam { split, unit } => format!("IAM {} ({unit:?})", split.name()),
-            DataSource::SyntheticLines { fonts, text, .. } => format!("synthetic lines ({fonts:?} fonts, {text:?} text)"),
-            DataSource::SyntheticParagraphs { lines, .. } => format!("synthetic paragraphs of {}", lines.describe()),
+            DataSource::SyntheticLines { fonts, text, .. } => {
+                format!("synthetic lines ({fonts:?} fonts, {text:?} text)")
+            }
+            DataSource::SyntheticParagraphs { lines, .. } => {
+                format!("synthetic paragraphs of {}", lines.describe())
+            }
         }
     }
 
@@ -174,12 +180,19 @@ impl DataSource {
 
     /// Loads the source. Unreadable samples are skipped and listed; `corpus` (already restricted
     /// to the model's alphabet) is used by synthetic lines.
-    pub fn load(&self, options: &LoadOptions, corpus: Option<TextCorpus>) -> Result<(Loaded, Vec<Skipped>)> {
+    pub fn load(
+        &self,
+        options: &LoadOptions,
+        corpus: Option<TextCorpus>,
+    ) -> Result<(Loaded, Vec<Skipped>)> {
         match self {
             DataSource::LineFolder(dir) => load_line_folder(dir),
             DataSource::Pages { path, unit } => {
                 let (samples, skipped) = load_pages(path, *unit)?;
-                let (samples, origins) = samples.into_iter().map(|(img, text, o)| ((img, text), o)).unzip();
+                let (samples, origins) = samples
+                    .into_iter()
+                    .map(|(img, text, o)| ((img, text), o))
+                    .unzip();
                 Ok((Loaded::Fixed(Arc::new(samples), Arc::new(origins)), skipped))
             }
             DataSource::Iam { split, unit } => {
@@ -191,15 +204,29 @@ impl DataSource {
                     ));
                 }
                 let (lines, paragraphs) = iam.prepare(&options.cache_dir, *split)?;
-                load_line_folder(if *unit == PageUnit::Lines { &lines } else { &paragraphs })
+                load_line_folder(if *unit == PageUnit::Lines {
+                    &lines
+                } else {
+                    &paragraphs
+                })
             }
-            DataSource::SyntheticLines { fonts, render, samples, .. } => {
-                let corpus = corpus.ok_or_else(|| Error::config("synthetic lines", "no text corpus"))?;
+            DataSource::SyntheticLines {
+                fonts,
+                render,
+                samples,
+                ..
+            } => {
+                let corpus =
+                    corpus.ok_or_else(|| Error::config("synthetic lines", "no text corpus"))?;
                 let fonts = Fonts::load(*fonts)?;
                 let lines = SyntheticLines::new(Arc::new(fonts), Arc::new(corpus), render.clone());
                 Ok((Loaded::Lines(Arc::new(lines), *samples), Vec::new()))
             }
-            DataSource::SyntheticParagraphs { lines, stack, samples } => {
+            DataSource::SyntheticParagraphs {
+                lines,
+                stack,
+                samples,
+            } => {
                 let (base, skipped) = lines.load(options, corpus)?;
                 let n = base.len().min(PARAGRAPH_POOL);
                 let pool: Vec<(GrayImage, String)> = (0..n)
@@ -213,9 +240,18 @@ impl DataSource {
                     })
                     .collect();
                 if pool.is_empty() {
-                    return Err(Error::EmptyDataset { what: lines.describe() });
+                    return Err(Error::EmptyDataset {
+                        what: lines.describe(),
+                    });
                 }
-                Ok((Loaded::Paragraphs(ParagraphStacker::new(stack.clone()), Arc::new(pool), *samples), skipped))
+                Ok((
+                    Loaded::Paragraphs(
+                        ParagraphStacker::new(stack.clone()),
+                        Arc::new(pool),
+                        *samples,
+                    ),
+                    skipped,
+                ))
             }
         }
     }
@@ -231,7 +267,10 @@ fn load_line_folder(dir: &Path) -> Result<(Loaded, Vec<Skipped>)> {
                 samples.push((img, r.text));
                 origins.push(r.image.display().to_string());
             }
-            Err(e) => skipped.push(Skipped { path: r.image, reason: e.to_string() }),
+            Err(e) => skipped.push(Skipped {
+                path: r.image,
+                reason: e.to_string(),
+            }),
         }
     }
     Ok((Loaded::Fixed(Arc::new(samples), Arc::new(origins)), skipped))

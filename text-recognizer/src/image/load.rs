@@ -31,9 +31,12 @@ pub fn decode_image(bytes: &[u8], origin: &Path) -> Result<GrayImage> {
     limits.max_image_height = Some(MAX_SIDE);
     reader.limits(limits);
     // Phone photos store rotation in EXIF; apply it so lines are upright.
-    let mut decoder = reader.into_decoder().map_err(|e| decode_err(e.to_string()))?;
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| decode_err(e.to_string()))?;
     let orientation = image::ImageDecoder::orientation(&mut decoder).ok();
-    let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| decode_err(e.to_string()))?;
+    let mut img =
+        image::DynamicImage::from_decoder(decoder).map_err(|e| decode_err(e.to_string()))?;
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }

@@ -5,6 +5,7 @@ mod load;
 mod polarity;
 mod preprocess;
 
+pub use ::image::GrayImage;
 pub use load::{decode_image, open_image};
 pub use polarity::{InkPolarity, ink_is_dark};
 pub use preprocess::{Layout, Prepared, PreprocessConfig};

@@ -26,7 +26,10 @@ use super::config::TrainingConfig;
 use super::metric::{ErrorKind, TextErrorMetric};
 use super::run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};
 use crate::data::synthetic::TextCorpus;
-use crate::data::{DataSource, HtrBatcher, HtrDataset, LoadOptions, LoadReport, Loaded, MixtureDataset, default_cache_dir};
+use crate::data::{
+    DataSource, HtrBatcher, HtrDataset, LoadOptions, LoadReport, Loaded, MixtureDataset,
+    default_cache_dir,
+};
 use crate::error::{Error, Result};
 
 /// How to run: where, on what, and whether to continue.
@@ -39,6 +42,8 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Progress display.
     pub renderer: Box<dyn MetricsRenderer>,
+    /// Stop cleanly (checkpoints and metrics written) after this much wall time.
+    pub time_limit: Option<std::time::Duration>,
 }
 
 /// What a finished run reports.
@@ -57,11 +62,18 @@ pub struct TrainReport {
 }
 
 fn describe(sources: &[DataSource]) -> String {
-    sources.iter().map(DataSource::describe).collect::<Vec<_>>().join(", ")
+    sources
+        .iter()
+        .map(DataSource::describe)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn is_generated(s: &DataSource) -> bool {
-    matches!(s, DataSource::SyntheticLines { .. } | DataSource::SyntheticParagraphs { .. })
+    matches!(
+        s,
+        DataSource::SyntheticLines { .. } | DataSource::SyntheticParagraphs { .. }
+    )
 }
 
 /// The corpora of synthetic sources, for the alphabet and for restricting to it.
@@ -132,22 +144,48 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         let info = run.read_info()?;
         (info.preset, info.charset)
     } else {
-        let mut texts: Vec<&str> = train_loaded.iter().chain(&valid_loaded).flat_map(|(_, l)| l.texts()).collect();
-        let corpus_texts: Vec<&str> = train_corpora.iter().chain(&valid_corpora).flatten().flat_map(TextCorpus::chars).collect();
+        let mut texts: Vec<&str> = train_loaded
+            .iter()
+            .chain(&valid_loaded)
+            .flat_map(|(_, l)| l.texts())
+            .collect();
+        let corpus_texts: Vec<&str> = train_corpora
+            .iter()
+            .chain(&valid_corpora)
+            .flatten()
+            .flat_map(TextCorpus::chars)
+            .collect();
         texts.extend(corpus_texts);
-        let paragraphs = train_sources.iter().chain(&valid_sources).any(|s| matches!(s, DataSource::SyntheticParagraphs { .. }));
+        let paragraphs = train_sources
+            .iter()
+            .chain(&valid_sources)
+            .any(|s| matches!(s, DataSource::SyntheticParagraphs { .. }));
         if paragraphs {
             texts.push("\n");
         }
         (config.model.resolve()?, config.charset.build(texts)?)
     };
-    for corpus in train_corpora.iter_mut().chain(valid_corpora.iter_mut()).flatten() {
+    for corpus in train_corpora
+        .iter_mut()
+        .chain(valid_corpora.iter_mut())
+        .flatten()
+    {
         corpus.restrict_to(&charset);
     }
     // Then the generated ones, with their corpora restricted to the alphabet.
     for (list, corpora, loaded, report) in [
-        (&train_sources, train_corpora, &mut train_loaded, &mut train_report),
-        (&valid_sources, valid_corpora, &mut valid_loaded, &mut valid_report),
+        (
+            &train_sources,
+            train_corpora,
+            &mut train_loaded,
+            &mut train_report,
+        ),
+        (
+            &valid_sources,
+            valid_corpora,
+            &mut valid_loaded,
+            &mut valid_report,
+        ),
     ] {
         for (s, corpus) in list.iter().zip(corpora) {
             if is_generated(s) {
@@ -161,7 +199,14 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
     let charset = Arc::new(charset);
 
     let valid_list: Vec<Loaded> = valid_loaded.into_iter().map(|(_, l)| l).collect();
-    let (valid_ds, vr) = HtrDataset::from_loaded(&valid_list, &preset.preprocess, &charset, config.unknown_chars, max_tokens, config.strict)?;
+    let (valid_ds, vr) = HtrDataset::from_loaded(
+        &valid_list,
+        &preset.preprocess,
+        &charset,
+        config.unknown_chars,
+        max_tokens,
+        config.strict,
+    )?;
     valid_report.skipped.extend(vr.skipped);
     valid_report.loaded = vr.loaded;
     valid_report.unknown_chars = vr.unknown_chars;
@@ -169,7 +214,11 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
     let weights: Vec<(Loaded, f64)> = train_loaded
         .into_iter()
         .map(|(s, l)| {
-            let w = config.train.iter().find(|c| c.source == s).map_or(1.0, |c| c.weight);
+            let w = config
+                .train
+                .iter()
+                .find(|c| c.source == s)
+                .map_or(1.0, |c| c.weight);
             (l, w)
         })
         .collect();
@@ -191,15 +240,29 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
     train_report.unknown_chars = unknown;
     train_report.loaded = epoch_len;
     if config.strict
-        && let Some(s) = train_report.skipped.iter().chain(&valid_report.skipped).next()
+        && let Some(s) = train_report
+            .skipped
+            .iter()
+            .chain(&valid_report.skipped)
+            .next()
     {
         return Err(Error::config(s.path.display().to_string(), &s.reason));
     }
     if train_ds.sources() == 0 {
-        return Err(Error::EmptyDataset { what: describe(&config.train.iter().map(|c| c.source.clone()).collect::<Vec<_>>()) });
+        return Err(Error::EmptyDataset {
+            what: describe(
+                &config
+                    .train
+                    .iter()
+                    .map(|c| c.source.clone())
+                    .collect::<Vec<_>>(),
+            ),
+        });
     }
     if valid_ds.items().is_empty() {
-        return Err(Error::EmptyDataset { what: describe(&config.valid) });
+        return Err(Error::EmptyDataset {
+            what: describe(&config.valid),
+        });
     }
 
     let steps_per_epoch = epoch_len
@@ -218,7 +281,12 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
             .train
             .iter()
             .map(|c| format!("train: {} (weight {})", c.source.describe(), c.weight))
-            .chain(config.valid.iter().map(|s| format!("valid: {}", s.describe())))
+            .chain(
+                config
+                    .valid
+                    .iter()
+                    .map(|s| format!("valid: {}", s.describe())),
+            )
             .collect(),
         steps_per_epoch,
         git_commit: git_commit(),
@@ -305,7 +373,19 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         training = training.checkpoint(epoch);
     }
 
+    if let Some(limit) = options.time_limit {
+        // A rented GPU is paid by the hour: stop at a time budget the way Ctrl-C would, with
+        // the current epoch's checkpoint and metrics written.
+        let interrupter = training.interrupter();
+        std::thread::spawn(move || {
+            std::thread::sleep(limit);
+            interrupter.stop(Some("time limit reached"));
+        });
+    }
     let result = training.launch(Learner::new(model, optim, schedule));
+    if let Some(reason) = &result.interrupted {
+        tracing::warn!("training stopped early: {reason:?}");
+    }
     if let Some(err) = result.error {
         return Err(Error::Training(err.to_string()));
     }

@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+mod data;
 mod stage;
 mod train;
 
@@ -10,5 +11,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(args) => train::run(args, &cli.global),
         Command::Stage(args) => stage::run(args),
+        Command::Data(cmd) => data::run(cmd),
     }
 }

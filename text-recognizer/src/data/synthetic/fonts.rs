@@ -9,22 +9,49 @@ use crate::error::{Error, Result};
 
 /// Handwriting fonts: (Debian package, files it installs).
 pub const HANDWRITING: &[(&str, &[&str])] = &[
-    ("fonts-dkg-handwriting", &["truetype/fifthhorseman/dkg.ttf", "truetype/fifthhorseman/dkgIt.ttf"]),
+    (
+        "fonts-dkg-handwriting",
+        &[
+            "truetype/fifthhorseman/dkg.ttf",
+            "truetype/fifthhorseman/dkgIt.ttf",
+        ],
+    ),
     ("fonts-breip", &["truetype/breip/Breip.ttf"]),
     ("fonts-rufscript", &["truetype/rufscript/Rufscript010.ttf"]),
-    ("fonts-sjfonts", &["truetype/sjfonts/Delphine.ttf", "truetype/sjfonts/SteveHand.ttf"]),
+    (
+        "fonts-sjfonts",
+        &[
+            "truetype/sjfonts/Delphine.ttf",
+            "truetype/sjfonts/SteveHand.ttf",
+        ],
+    ),
     ("fonts-kristi", &["truetype/kristi/Kristi.ttf"]),
-    ("fonts-dancingscript", &["opentype/dancingscript/DancingScript-Regular.otf"]),
-    ("fonts-kaushanscript", &["opentype/kaushanscript/KaushanScript-Regular.otf"]),
+    (
+        "fonts-dancingscript",
+        &["opentype/dancingscript/DancingScript-Regular.otf"],
+    ),
+    (
+        "fonts-kaushanscript",
+        &["opentype/kaushanscript/KaushanScript-Regular.otf"],
+    ),
     ("fonts-havana", &["opentype/havana/Havana-Regular.otf"]),
 ];
 
 /// Printed fonts, because users' folders hold print too.
 pub const PRINTED: &[(&str, &[&str])] = &[
-    ("fonts-dejavu-core", &["truetype/dejavu/DejaVuSans.ttf", "truetype/dejavu/DejaVuSerif.ttf"]),
+    (
+        "fonts-dejavu-core",
+        &[
+            "truetype/dejavu/DejaVuSans.ttf",
+            "truetype/dejavu/DejaVuSerif.ttf",
+        ],
+    ),
     (
         "fonts-liberation2",
-        &["truetype/liberation2/LiberationSerif-Regular.ttf", "truetype/liberation2/LiberationSans-Regular.ttf"],
+        &[
+            "truetype/liberation2/LiberationSerif-Regular.ttf",
+            "truetype/liberation2/LiberationSans-Regular.ttf",
+        ],
     ),
 ];
 
@@ -48,14 +75,17 @@ pub struct Fonts {
 
 impl std::fmt::Debug for Fonts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.fonts.iter().map(|(p, _)| p)).finish()
+        f.debug_list()
+            .entries(self.fonts.iter().map(|(p, _)| p))
+            .finish()
     }
 }
 
 impl Fonts {
     /// Loads `set` from `/usr/share/fonts` (or `$HTR_FONT_DIR`).
     pub fn load(set: FontSet) -> Result<Self> {
-        let root = std::env::var_os("HTR_FONT_DIR").map_or_else(|| PathBuf::from("/usr/share/fonts"), PathBuf::from);
+        let root = std::env::var_os("HTR_FONT_DIR")
+            .map_or_else(|| PathBuf::from("/usr/share/fonts"), PathBuf::from);
         Fonts::load_from(set, &root)
     }
 
@@ -107,6 +137,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let err = Fonts::load_from(FontSet::Handwriting, dir.path()).expect_err("no fonts there");
         let msg = err.to_string();
-        assert!(msg.contains("fonts-kristi") && msg.contains("apt-get install"), "{msg}");
+        assert!(
+            msg.contains("fonts-kristi") && msg.contains("apt-get install"),
+            "{msg}"
+        );
     }
 }

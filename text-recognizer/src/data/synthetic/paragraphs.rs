@@ -53,21 +53,36 @@ impl ParagraphStacker {
     pub fn stack(&self, lines: &[(GrayImage, String)], seed: u64) -> (GrayImage, String) {
         let cfg = &self.config;
         let mut rng = StdRng::seed_from_u64(seed);
-        let count = rng.random_range(1..=cfg.max_lines.max(1)).min(lines.len().max(1));
+        let count = rng
+            .random_range(1..=cfg.max_lines.max(1))
+            .min(lines.len().max(1));
         let (lo, hi) = cfg.line_height;
-        let line_h = if hi > lo { rng.random_range(lo..=hi) } else { lo };
+        let line_h = if hi > lo {
+            rng.random_range(lo..=hi)
+        } else {
+            lo
+        };
         let picked: Vec<(GrayImage, &str)> = sample(&mut rng, lines.len(), count.min(lines.len()))
             .into_iter()
             .map(|i| {
                 let (img, text) = &lines[i];
-                let w = ((img.width() as f32 * line_h as f32 / img.height().max(1) as f32).round() as u32).max(1);
-                (imageops::resize(img, w, line_h, imageops::FilterType::Triangle), text.as_str())
+                let w = ((img.width() as f32 * line_h as f32 / img.height().max(1) as f32).round()
+                    as u32)
+                    .max(1);
+                (
+                    imageops::resize(img, w, line_h, imageops::FilterType::Triangle),
+                    text.as_str(),
+                )
             })
             .filter(|(img, _)| img.width() <= cfg.width)
             .collect();
         let mut n = picked.len();
         while n > 1 {
-            let chars: usize = picked[..n].iter().map(|(_, t)| t.chars().count() + 1).sum::<usize>() - 1;
+            let chars: usize = picked[..n]
+                .iter()
+                .map(|(_, t)| t.chars().count() + 1)
+                .sum::<usize>()
+                - 1;
             let height: u32 = picked[..n].iter().map(|(i, _)| i.height()).sum();
             if chars <= cfg.max_chars && height <= cfg.height {
                 break;
@@ -96,12 +111,21 @@ mod tests {
     #[test]
     fn paragraphs_fit_the_canvas_and_join_lines_with_newlines() {
         let lines: Vec<(GrayImage, String)> = (0..30)
-            .map(|i| (GrayImage::from_pixel(300 + 10 * i, 64, Luma([200])), format!("line {i}")))
+            .map(|i| {
+                (
+                    GrayImage::from_pixel(300 + 10 * i, 64, Luma([200])),
+                    format!("line {i}"),
+                )
+            })
             .collect();
         let stacker = ParagraphStacker::new(StackConfig::default());
         for seed in 0..20 {
             let (img, text) = stacker.stack(&lines, seed);
-            assert!(img.width() <= 640 && img.height() <= 576, "{:?}", img.dimensions());
+            assert!(
+                img.width() <= 640 && img.height() <= 576,
+                "{:?}",
+                img.dimensions()
+            );
             let n = text.lines().count();
             assert!((1..=15).contains(&n));
             assert!(text.chars().count() <= 680);

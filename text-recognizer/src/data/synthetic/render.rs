@@ -64,14 +64,20 @@ pub struct SyntheticLines {
 impl SyntheticLines {
     /// Lines of `corpus` text in `fonts`.
     pub fn new(fonts: Arc<Fonts>, corpus: Arc<TextCorpus>, config: RenderConfig) -> Self {
-        SyntheticLines { fonts, corpus, config }
+        SyntheticLines {
+            fonts,
+            corpus,
+            config,
+        }
     }
 
     /// The line for `seed`: same seed, same image and text.
     pub fn sample(&self, seed: u64) -> (GrayImage, String) {
         let mut rng = StdRng::seed_from_u64(seed);
         for _ in 0..8 {
-            let text = self.corpus.sample(&mut rng, self.config.chars.0, self.config.chars.1);
+            let text = self
+                .corpus
+                .sample(&mut rng, self.config.chars.0, self.config.chars.1);
             let start = rng.random_range(0..self.fonts.fonts.len());
             // The first font (from a random start) that has a glyph for every character.
             let font = (0..self.fonts.fonts.len())
@@ -89,7 +95,11 @@ impl SyntheticLines {
 }
 
 fn range(rng: &mut StdRng, (lo, hi): (f32, f32)) -> f32 {
-    if hi > lo { rng.random_range(lo..hi) } else { lo }
+    if hi > lo {
+        rng.random_range(lo..hi)
+    } else {
+        lo
+    }
 }
 
 /// Renders `text` (dark on light).
@@ -123,8 +133,12 @@ pub fn render(font: &FontVec, text: &str, cfg: &RenderConfig, rng: &mut StdRng) 
         if let Some(outlined) = font.outline_glyph(g) {
             let b = outlined.px_bounds();
             outlined.draw(|gx, gy, c| {
-                let (px_x, px_y) = (b.min.x as i64 + i64::from(gx), b.min.y as i64 + i64::from(gy));
-                if px_x >= 0 && px_y >= 0 && (px_x as u32) < width && (px_y as u32) < height as u32 {
+                let (px_x, px_y) = (
+                    b.min.x as i64 + i64::from(gx),
+                    b.min.y as i64 + i64::from(gy),
+                );
+                if px_x >= 0 && px_y >= 0 && (px_x as u32) < width && (px_y as u32) < height as u32
+                {
                     let p = coverage.get_pixel_mut(px_x as u32, px_y as u32);
                     p.0[0] = p.0[0].max((c.clamp(0.0, 1.0) * 255.0) as u8);
                 }
@@ -135,15 +149,27 @@ pub fn render(font: &FontVec, text: &str, cfg: &RenderConfig, rng: &mut StdRng) 
     // Slant about the baseline row, then change the stroke width.
     if slant != 0.0 {
         let baseline = pad + ascent;
-        if let Some(shear) = Projection::from_matrix([1.0, -slant, slant * baseline, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]) {
-            coverage = warp(&coverage, shear, Interpolation::Bilinear, Border::Constant(Luma([0])));
+        if let Some(shear) =
+            Projection::from_matrix([1.0, -slant, slant * baseline, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0])
+        {
+            coverage = warp(
+                &coverage,
+                shear,
+                Interpolation::Bilinear,
+                Border::Constant(Luma([0])),
+            );
         }
     }
-    let stroke = if cfg.stroke.1 > cfg.stroke.0 { rng.random_range(cfg.stroke.0..=cfg.stroke.1) } else { cfg.stroke.0 };
-    if stroke > 0 {
+    let stroke = if cfg.stroke.1 > cfg.stroke.0 {
+        rng.random_range(cfg.stroke.0..=cfg.stroke.1)
+    } else {
+        cfg.stroke.0
+    };
+    if stroke > 0 && px > 36.0 {
+        // Thickening small text fills the counters of its letters.
         coverage = dilate(&coverage, Norm::LInf, stroke as u8);
     } else if stroke < 0 && px > 36.0 {
-        // Thinning small text erases it.
+        // Thinning small text erases it too.
         coverage = erode(&coverage, Norm::LInf, (-stroke) as u8);
     }
 
@@ -153,7 +179,11 @@ pub fn render(font: &FontVec, text: &str, cfg: &RenderConfig, rng: &mut StdRng) 
     let mut out = GrayImage::new(coverage.width(), coverage.height());
     for (o, c) in out.pixels_mut().zip(coverage.pixels()) {
         let a = f32::from(c.0[0]) / 255.0;
-        let noise = if cfg.noise > 0.0 { rng.random_range(-cfg.noise..cfg.noise) } else { 0.0 };
+        let noise = if cfg.noise > 0.0 {
+            rng.random_range(-cfg.noise..cfg.noise)
+        } else {
+            0.0
+        };
         o.0[0] = (paper + (ink - paper) * a + noise).clamp(0.0, 255.0) as u8;
     }
     out
@@ -170,8 +200,16 @@ mod tests {
             Ok(f) => f,
             Err(e) => panic!("{e}"),
         };
-        let corpus = TextCorpus::from_lines(["And God said, Let there be light: and there was light."], "t").ok()?;
-        Some(SyntheticLines::new(Arc::new(fonts), Arc::new(corpus), RenderConfig::default()))
+        let corpus = TextCorpus::from_lines(
+            ["And God said, Let there be light: and there was light."],
+            "t",
+        )
+        .ok()?;
+        Some(SyntheticLines::new(
+            Arc::new(fonts),
+            Arc::new(corpus),
+            RenderConfig::default(),
+        ))
     }
 
     #[test]

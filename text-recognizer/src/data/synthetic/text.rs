@@ -26,9 +26,17 @@ impl TextCorpus {
             let out = Command::new("bible")
                 .args(["-f", "Gen1:1-Rev22:21"])
                 .output()
-                .map_err(|e| Error::config("text corpus", format!("cannot run `bible` ({e}): apt-get install bible-kjv")))?;
+                .map_err(|e| {
+                    Error::config(
+                        "text corpus",
+                        format!("cannot run `bible` ({e}): apt-get install bible-kjv"),
+                    )
+                })?;
             if !out.status.success() {
-                return Err(Error::config("text corpus", "`bible` failed: apt-get install bible-kjv"));
+                return Err(Error::config(
+                    "text corpus",
+                    "`bible` failed: apt-get install bible-kjv",
+                ));
             }
             // Lines read `Ge1:1 In the beginning…`: drop the reference.
             let text: String = String::from_utf8_lossy(&out.stdout)
@@ -59,7 +67,9 @@ impl TextCorpus {
             .filter(|l| !l.is_empty())
             .collect();
         if sentences.is_empty() {
-            return Err(Error::EmptyDataset { what: what.to_string() });
+            return Err(Error::EmptyDataset {
+                what: what.to_string(),
+            });
         }
         Ok(TextCorpus { sentences })
     }
@@ -107,13 +117,19 @@ mod tests {
 
     #[test]
     fn samples_are_word_aligned_and_bounded() {
-        let corpus = TextCorpus::from_lines(["In the beginning God created the heaven and the earth."], "t")
-            .expect("corpus");
+        let corpus = TextCorpus::from_lines(
+            ["In the beginning God created the heaven and the earth."],
+            "t",
+        )
+        .expect("corpus");
         let mut rng = StdRng::seed_from_u64(1);
         for _ in 0..50 {
             let s = corpus.sample(&mut rng, 5, 20);
             assert!(!s.is_empty() && s.chars().count() <= 20, "{s:?}");
-            assert!(corpus.sentences[0].contains(&s), "{s:?} is a piece of the sentence");
+            assert!(
+                corpus.sentences[0].contains(&s),
+                "{s:?} is a piece of the sentence"
+            );
         }
     }
 

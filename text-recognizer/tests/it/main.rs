@@ -1,0 +1,12 @@
+//! Integration tests of the library's data sources on fixtures (one test binary).
+
+mod iam;
+mod line_folders;
+mod pages;
+
+use std::path::{Path, PathBuf};
+
+/// The repository root; `../shared` sits beside it.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
