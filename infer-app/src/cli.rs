@@ -33,6 +33,27 @@ pub enum Command {
     /// Exit codes: 0 every image was read; 1 some images failed (each is reported on stderr);
     /// 2 nothing could be done (bad model, bad arguments).
     Ocr(OcrArgs),
+    /// Score a model on a folder of images with `.gt.txt` transcriptions: CER, WER, worst
+    /// lines, frequent confusions, throughput.
+    Eval(EvalArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Folder of `NAME.png|jpg|…` + `NAME.gt.txt` (searched recursively).
+    pub dir: PathBuf,
+    /// Staged model file.
+    #[arg(long, env = "HTR_MODEL")]
+    pub model: PathBuf,
+    /// Lines listed in the worst-lines table.
+    #[arg(long, default_value_t = 10)]
+    pub worst: usize,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = text_recognizer::recognizer::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -86,6 +86,46 @@ pub fn wer(hypothesis: &str, reference: &str) -> f64 {
     word_errors(hypothesis, reference).rate()
 }
 
+/// Character confusions of one pair from a minimal alignment: `(reference, hypothesis)`, where
+/// `None` on the reference side is an insertion and `None` on the hypothesis side a deletion.
+pub fn char_confusions(hypothesis: &str, reference: &str) -> Vec<(Option<char>, Option<char>)> {
+    let h: Vec<char> = hypothesis.chars().collect();
+    let r: Vec<char> = reference.chars().collect();
+    // Full table so the alignment can be walked back.
+    let mut d = vec![vec![0usize; h.len() + 1]; r.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=h.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=r.len() {
+        for j in 1..=h.len() {
+            let sub = d[i - 1][j - 1] + usize::from(r[i - 1] != h[j - 1]);
+            d[i][j] = sub.min(d[i - 1][j] + 1).min(d[i][j - 1] + 1);
+        }
+    }
+    let (mut i, mut j) = (r.len(), h.len());
+    let mut out = Vec::new();
+    while i > 0 || j > 0 {
+        if i > 0 && j > 0 && d[i][j] == d[i - 1][j - 1] + usize::from(r[i - 1] != h[j - 1]) {
+            if r[i - 1] != h[j - 1] {
+                out.push((Some(r[i - 1]), Some(h[j - 1])));
+            }
+            i -= 1;
+            j -= 1;
+        } else if i > 0 && d[i][j] == d[i - 1][j] + 1 {
+            out.push((Some(r[i - 1]), None));
+            i -= 1;
+        } else {
+            out.push((None, Some(h[j - 1])));
+            j -= 1;
+        }
+    }
+    out.reverse();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +145,19 @@ mod tests {
         // "é" as one scalar value: one substitution in 5 characters
         assert!((cer("eleve", "élève") - 2.0 / 5.0).abs() < 1e-12);
         assert!((cer("élèv", "élève") - 1.0 / 5.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn confusions_follow_the_alignment() {
+        let c = char_confusions("lèvre", "livre");
+        assert_eq!(c, vec![(Some('i'), Some('è'))]);
+        let c = char_confusions("ab", "abc");
+        assert_eq!(c, vec![(Some('c'), None)]);
+        assert_eq!(char_confusions("xab", "ab"), vec![(None, Some('x'))]);
+        assert_eq!(
+            char_confusions("same", "same").len(),
+            char_errors("same", "same").edits
+        );
     }
 
     #[test]

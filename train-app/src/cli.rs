@@ -122,6 +122,9 @@ pub struct TrainArgs {
     /// Override: samples per epoch.
     #[arg(long)]
     pub epoch_samples: Option<usize>,
+    /// Fail on the first unreadable or unencodable sample instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
     /// Stop cleanly after this many minutes (checkpoints and metrics are kept).
     #[arg(long)]
     pub max_minutes: Option<f64>,

@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+mod eval;
 mod ocr;
 
 use std::process::ExitCode;
@@ -10,5 +11,6 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Ocr(args) => ocr::run(args, &cli.global),
+        Command::Eval(args) => eval::run(args, &cli.global),
     }
 }

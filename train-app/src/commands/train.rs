@@ -102,6 +102,9 @@ fn apply_overrides(config: &mut TrainingConfig, args: &TrainArgs) {
     if let Some(v) = args.epoch_samples {
         config.epoch_samples = Some(v);
     }
+    if args.strict {
+        config.strict = true;
+    }
 }
 
 fn default_run_dir(config: &std::path::Path) -> PathBuf {

@@ -1,5 +1,6 @@
 //! End-to-end tests of `train-app` (one integration binary, as ripgrep does).
 
+mod bad_data;
 mod memorize;
 mod resume;
 mod util;
