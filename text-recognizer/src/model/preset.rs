@@ -86,6 +86,7 @@ mod tests {
             .model
             .init(Charset::fsdl_paragraph().vocab_size(), &Device::flex());
         let n = model.num_params() as f64;
+        eprintln!("paragraph preset: {n} parameters");
         // FSDL's ResnetTransformer: 13,988,756 parameters (fsdl-2022.md §2.1).
         assert!((n - 13.99e6).abs() / 13.99e6 <= 0.01, "{n} parameters");
     }
