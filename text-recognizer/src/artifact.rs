@@ -184,6 +184,20 @@ impl StagedModel {
         self.weights.len()
     }
 
+    /// Loads the weights into an already built network of the same architecture (any device,
+    /// autodiff included: fine-tuning starts here).
+    pub fn load_into(&self, model: ResnetTransformer) -> Result<ResnetTransformer> {
+        let bad = |reason: String| Error::BadModel {
+            path: PathBuf::from(&self.manifest.name),
+            reason,
+        };
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
+            .map_err(|e| bad(format!("weights: {e}")))?;
+        model
+            .try_load_record(record)
+            .map_err(|e| bad(format!("weights do not fit the architecture: {e}")))
+    }
+
     /// Builds the network on `device` (eval mode) and loads the weights.
     pub fn model(&self, device: &Device) -> Result<ResnetTransformer> {
         let bad = |reason: String| Error::BadModel {

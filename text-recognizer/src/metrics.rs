@@ -96,8 +96,8 @@ pub fn char_confusions(hypothesis: &str, reference: &str) -> Vec<(Option<char>, 
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=h.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=r.len() {
         for j in 1..=h.len() {

@@ -122,6 +122,9 @@ pub struct TrainArgs {
     /// Override: samples per epoch.
     #[arg(long)]
     pub epoch_samples: Option<usize>,
+    /// Start from this staged model's weights (fine-tuning; same architecture and alphabet).
+    #[arg(long, conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
     /// Fail on the first unreadable or unencodable sample instead of skipping it.
     #[arg(long)]
     pub strict: bool,

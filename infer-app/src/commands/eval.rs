@@ -99,7 +99,7 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .map(|((a, b), n)| (a, b, n))
         .collect();
-    confusions.sort_by(|a, b| b.2.cmp(&a.2));
+    confusions.sort_by_key(|c| std::cmp::Reverse(c.2));
     confusions.truncate(15);
     let report = Report {
         model: name,

@@ -40,12 +40,14 @@ impl Batcher<HtrItem, HtrBatch> for HtrBatcher {
         let images: Vec<_> = items.iter().map(|i| &i.image).collect();
         let images = self.preprocess.batch_tensor(&images, device);
         let b = items.len();
-        let t = items
+        // Lengths rounded up to a multiple of 16: GPU backends compile and autotune kernels per
+        // shape, so fewer distinct shapes means less time compiling. Padding costs little.
+        let longest = items
             .iter()
             .map(|i| i.tokens.len().saturating_sub(1))
             .max()
-            .unwrap_or(1)
-            .max(1);
+            .unwrap_or(1);
+        let t = longest.max(1).div_ceil(16) * 16;
         let mut inputs = vec![PAD as i64; b * t];
         let mut targets = vec![PAD as i64; b * t];
         for (row, item) in items.iter().enumerate() {

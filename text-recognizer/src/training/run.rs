@@ -44,6 +44,8 @@ pub struct TrainOptions {
     pub renderer: Box<dyn MetricsRenderer>,
     /// Stop cleanly (checkpoints and metrics written) after this much wall time.
     pub time_limit: Option<std::time::Duration>,
+    /// Start from the weights of this staged model (fine-tuning) instead of random ones.
+    pub init_from: Option<std::path::PathBuf>,
 }
 
 /// What a finished run reports.
@@ -294,7 +296,20 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
 
     let device = options.device.autodiff();
     device.seed(config.seed);
-    let model = preset.model.init(charset.vocab_size(), &device);
+    let mut model = preset.model.init(charset.vocab_size(), &device);
+    if let Some(path) = &options.init_from
+        && resume_epoch.is_none()
+    {
+        let staged = crate::StagedModel::load(path)?;
+        if staged.manifest.charset != *charset || staged.manifest.preset.model != preset.model {
+            return Err(Error::config(
+                path.display().to_string(),
+                "--init-from: the model's architecture or alphabet differs from this config's",
+            ));
+        }
+        model = staged.load_into(model)?;
+        tracing::info!("initialised from {}", path.display());
+    }
     tracing::info!(
         "model: {} parameters; {} training samples per epoch, {} validation; {} steps per epoch",
         model.num_params(),

@@ -41,6 +41,7 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             device,
             resume,
             renderer: Box::new(Progress::new(config.batch_size, args.log_progress)),
+            init_from: args.init_from.clone(),
             time_limit: args
                 .max_minutes
                 .map(|m| std::time::Duration::from_secs_f64(m * 60.0)),
