@@ -2,6 +2,8 @@
 //! look than read.
 
 use ab_glyph::{Font, FontVec, PxScale, ScaleFont, point};
+
+use super::synthetic::draw_glyph;
 use image::{GrayImage, Luma, imageops};
 
 /// Lays `samples` out one per row: the image (scaled to at most `width` px wide) above its text.
@@ -52,22 +54,7 @@ fn draw_text(img: &mut GrayImage, font: &FontVec, px: f32, x0: f32, top: f32, te
         let id = scaled.glyph_id(c);
         let g = id.with_scale_and_position(scale, point(x, top + scaled.ascent()));
         x += scaled.h_advance(id);
-        if let Some(o) = font.outline_glyph(g) {
-            let b = o.px_bounds();
-            o.draw(|gx, gy, cov| {
-                let (px_x, px_y) = (
-                    b.min.x as i64 + i64::from(gx),
-                    b.min.y as i64 + i64::from(gy),
-                );
-                if px_x >= 0
-                    && px_y >= 0
-                    && (px_x as u32) < img.width()
-                    && (px_y as u32) < img.height()
-                {
-                    let p = img.get_pixel_mut(px_x as u32, px_y as u32);
-                    p.0[0] = p.0[0].min((255.0 * (1.0 - cov.clamp(0.0, 1.0))) as u8);
-                }
-            });
-        }
+        // Black text on white: darken by the coverage.
+        draw_glyph(font, g, img, |old, c| old.min(255 - c));
     }
 }

@@ -8,5 +8,6 @@ mod text;
 
 pub use fonts::{FontSet, Fonts};
 pub use paragraphs::{ParagraphStacker, StackConfig};
+pub(crate) use render::draw_glyph;
 pub use render::{RenderConfig, SyntheticLines};
 pub use text::TextCorpus;

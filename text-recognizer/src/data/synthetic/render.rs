@@ -130,20 +130,7 @@ pub fn render(font: &FontVec, text: &str, cfg: &RenderConfig, rng: &mut StdRng) 
     let width = (x + pad + slant_room).ceil().max(1.0) as u32;
     let mut coverage = GrayImage::new(width, height as u32);
     for g in glyphs {
-        if let Some(outlined) = font.outline_glyph(g) {
-            let b = outlined.px_bounds();
-            outlined.draw(|gx, gy, c| {
-                let (px_x, px_y) = (
-                    b.min.x as i64 + i64::from(gx),
-                    b.min.y as i64 + i64::from(gy),
-                );
-                if px_x >= 0 && px_y >= 0 && (px_x as u32) < width && (px_y as u32) < height as u32
-                {
-                    let p = coverage.get_pixel_mut(px_x as u32, px_y as u32);
-                    p.0[0] = p.0[0].max((c.clamp(0.0, 1.0) * 255.0) as u8);
-                }
-            });
-        }
+        draw_glyph(font, g, &mut coverage, |old, c| old.max(c));
     }
 
     // Slant about the baseline row, then change the stroke width.
@@ -187,6 +174,31 @@ pub fn render(font: &FontVec, text: &str, cfg: &RenderConfig, rng: &mut StdRng) 
         o.0[0] = (paper + (ink - paper) * a + noise).clamp(0.0, 255.0) as u8;
     }
     out
+}
+
+/// Rasterises one positioned glyph into `img`, combining each covered pixel's old value with
+/// the coverage (0–255) through `blend`; pixels outside the image are dropped.
+pub(crate) fn draw_glyph(
+    font: &FontVec,
+    glyph: ab_glyph::Glyph,
+    img: &mut GrayImage,
+    blend: impl Fn(u8, u8) -> u8,
+) {
+    let Some(outlined) = font.outline_glyph(glyph) else {
+        return;
+    };
+    let b = outlined.px_bounds();
+    let (w, h) = img.dimensions();
+    outlined.draw(|gx, gy, c| {
+        let (x, y) = (
+            b.min.x as i64 + i64::from(gx),
+            b.min.y as i64 + i64::from(gy),
+        );
+        if x >= 0 && y >= 0 && (x as u32) < w && (y as u32) < h {
+            let p = img.get_pixel_mut(x as u32, y as u32);
+            p.0[0] = blend(p.0[0], (c.clamp(0.0, 1.0) * 255.0) as u8);
+        }
+    });
 }
 
 #[cfg(test)]
