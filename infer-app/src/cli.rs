@@ -58,9 +58,12 @@ pub struct EvalArgs {
 
 #[derive(Args, Debug)]
 pub struct OcrArgs {
-    /// Image files, or folders whose images are read (not recursively).
+    /// Image files, folders, glob patterns ('scans/*.png') or @list.txt files (one per line).
     #[arg(required = true)]
-    pub inputs: Vec<PathBuf>,
+    pub inputs: Vec<String>,
+    /// Descend into sub-folders.
+    #[arg(short, long)]
+    pub recursive: bool,
     /// Staged model file (`train-app stage` writes one).
     #[arg(long, env = "HTR_MODEL")]
     pub model: PathBuf,

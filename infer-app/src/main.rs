@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod inputs;
 
 use std::process::ExitCode;
 

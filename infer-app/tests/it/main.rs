@@ -1,0 +1,3 @@
+//! End-to-end tests of `infer-app` (one integration binary).
+
+mod ocr;
