@@ -22,8 +22,8 @@ use crate::training::RunDir;
 const MAGIC: &[u8; 8] = b"HTRMODEL";
 const FORMAT_VERSION: u32 = 1;
 
-/// Where a staged model came from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Where a staged model came from (`Default`: nowhere, for models built in code).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
     /// The run directory it was staged from.
     pub run_dir: String,
@@ -231,18 +231,7 @@ pub(crate) mod tests {
             name: "random".into(),
             preset,
             charset,
-            provenance: Provenance {
-                run_dir: String::new(),
-                epoch: 0,
-                steps: 0,
-                valid_cer: None,
-                valid_wer: None,
-                train_samples: 0,
-                valid_samples: 0,
-                data: vec![],
-                git_commit: None,
-                staged_at: 0,
-            },
+            provenance: Provenance::default(),
         };
         StagedModel::from_model(manifest, model).expect("packs")
     }

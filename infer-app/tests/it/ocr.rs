@@ -6,28 +6,13 @@ use std::process::Command;
 
 use image::{GrayImage, Luma};
 use text_recognizer::artifact::{Manifest, Provenance};
-use text_recognizer::model::{ModelConfig, Preset, PresetName, ResnetConfig};
+use text_recognizer::model::{ModelConfig, Preset, PresetName};
 use text_recognizer::{Charset, StagedModel};
 
 /// A small randomly initialised line model: enough to exercise the whole path.
 fn random_model(path: &Path) {
     let mut preset = Preset::named(PresetName::Line);
-    preset.model = ModelConfig {
-        encoder: ResnetConfig {
-            in_channels: 1,
-            stem_width: 8,
-            widths: vec![8, 16],
-            depths: vec![1, 1],
-            strides: vec![[2, 2], [2, 1]],
-        },
-        d_model: 16,
-        n_heads: 2,
-        n_layers: 1,
-        d_ff: 32,
-        dropout: 0.0,
-        max_output_len: 8,
-        norm_first: false,
-    };
+    preset.model = ModelConfig::tiny();
     let charset = Charset::from_texts(["abc"]);
     let model = preset
         .model

@@ -154,27 +154,15 @@ pub fn greedy_uncached(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ModelConfig, ResnetConfig};
+    use crate::model::ModelConfig;
 
     #[test]
     fn cached_and_uncached_decoding_agree() {
         let device = Device::flex();
         device.seed(7);
         let cfg = ModelConfig {
-            encoder: ResnetConfig {
-                in_channels: 1,
-                stem_width: 8,
-                widths: vec![8, 16],
-                depths: vec![1, 1],
-                strides: vec![[2, 2], [2, 1]],
-            },
-            d_model: 16,
-            n_heads: 2,
-            n_layers: 2,
-            d_ff: 32,
-            dropout: 0.0,
             max_output_len: 20,
-            norm_first: false,
+            ..ModelConfig::tiny()
         };
         let model = cfg.init(12, &device);
         let images =

@@ -49,6 +49,27 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
+    /// A tiny architecture (two 8/16-channel stages, one 16-wide decoder layer) for tests and
+    /// smoke runs: it builds and runs in milliseconds and learns nothing useful.
+    pub fn tiny() -> Self {
+        ModelConfig {
+            encoder: ResnetConfig {
+                in_channels: 1,
+                stem_width: 8,
+                widths: vec![8, 16],
+                depths: vec![1, 1],
+                strides: vec![[2, 2], [2, 1]],
+            },
+            d_model: 16,
+            n_heads: 2,
+            n_layers: 2,
+            d_ff: 32,
+            dropout: 0.0,
+            max_output_len: 12,
+            norm_first: false,
+        }
+    }
+
     /// Checks the sizes fit together, naming the bad field.
     pub fn validate(&self) -> Result<(), String> {
         self.encoder.validate()?;
@@ -207,22 +228,7 @@ mod tests {
     use burn::tensor::TensorData;
 
     fn tiny() -> ModelConfig {
-        ModelConfig {
-            encoder: ResnetConfig {
-                in_channels: 1,
-                stem_width: 8,
-                widths: vec![8, 16],
-                depths: vec![1, 1],
-                strides: vec![[2, 2], [2, 1]],
-            },
-            d_model: 16,
-            n_heads: 2,
-            n_layers: 2,
-            d_ff: 32,
-            dropout: 0.0,
-            max_output_len: 12,
-            norm_first: false,
-        }
+        ModelConfig::tiny()
     }
 
     #[test]
