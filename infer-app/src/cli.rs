@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use text_recognizer::DeviceSpec;
 
 /// Read handwriting from images.
@@ -28,10 +28,11 @@ pub struct GlobalArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Print the text of each image, one line per image.
+    /// Read images (lines, paragraphs, pages) and write their text.
     ///
-    /// Exit codes: 0 every image was read; 1 some images failed (each is reported on stderr);
-    /// 2 nothing could be done (bad model, bad arguments).
+    /// Exit codes: 0 every image was read; 1 some inputs failed (each is reported on stderr
+    /// with its path and reason, and the run went on); 2 nothing could be done (bad model,
+    /// bad arguments, unwritable output).
     Ocr(OcrArgs),
     /// Score a model on a folder of images with `.gt.txt` transcriptions: CER, WER, worst
     /// lines, frequent confusions, throughput.
@@ -42,9 +43,9 @@ pub enum Command {
 pub struct EvalArgs {
     /// Folder of `NAME.png|jpg|…` + `NAME.gt.txt` (searched recursively).
     pub dir: PathBuf,
-    /// Staged model file.
+    /// Staged model file [default: the model built into this binary].
     #[arg(long, env = "HTR_MODEL")]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// Lines listed in the worst-lines table.
     #[arg(long, default_value_t = 10)]
     pub worst: usize,
@@ -56,18 +57,71 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
+/// Output formats of `ocr`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Plain text: NAME.txt per image (pages of a TIFF separated by form feeds).
+    Txt,
+    /// One JSON object per image page (path, page, text, lines with boxes, confidence, model,
+    /// elapsed_ms).
+    Jsonl,
+    /// One CSV row per image page, same fields as jsonl (lines as JSON).
+    Csv,
+    /// ALTO v4 XML: NAME.alto.xml per image.
+    Alto,
+    /// PAGE-XML 2019: NAME.page.xml per image page.
+    Page,
+}
+
+/// What the inputs hold (see `text_recognizer::layout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LayoutArg {
+    /// Each image is one text line.
+    Line,
+    /// Each image is a paragraph or page: split into lines for a line model.
+    Paragraph,
+    /// Split into lines when more than one is found.
+    Auto,
+}
+
 #[derive(Args, Debug)]
 pub struct OcrArgs {
     /// Image files, folders, glob patterns ('scans/*.png') or @list.txt files (one per line).
+    /// png, jpeg, tiff (every page), webp, bmp; other files are skipped with a note.
     #[arg(required = true)]
     pub inputs: Vec<String>,
     /// Descend into sub-folders.
     #[arg(short, long)]
     pub recursive: bool,
-    /// Staged model file (`train-app stage` writes one).
+    /// Staged model file (`train-app stage` writes one) [default: the model built into this
+    /// binary].
     #[arg(long, env = "HTR_MODEL")]
-    pub model: PathBuf,
-    /// Images per forward pass.
+    pub model: Option<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Txt)]
+    pub format: Format,
+    /// Where results go. txt/alto/page: a folder mirroring the inputs (default: next to each
+    /// image). jsonl/csv: a file (default: stdout). `-` prints everything to stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Line images, paragraph/page images, or decide per image.
+    #[arg(long, value_enum, default_value_t = LayoutArg::Auto)]
+    pub layout: LayoutArg,
+    /// Images per forward pass (lines of several images are batched together).
     #[arg(long, default_value_t = text_recognizer::recognizer::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
+    /// Threads for decoding, segmentation and the network [default: all cores].
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Leave out images whose output already exists (resume an interrupted run).
+    #[arg(long)]
+    pub skip_existing: bool,
+    /// Read only shard K of N (1-based), chosen by a hash of each file's path: N machines
+    /// given the same inputs split them with no coordination.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::shard::Shard>,
+    /// Progress as plain log lines every N seconds, also on a terminal (default: a progress
+    /// bar on a terminal, log lines every 10 s otherwise).
+    #[arg(long, value_name = "SECONDS")]
+    pub log_every: Option<u64>,
 }

@@ -7,11 +7,21 @@ use std::path::{Path, PathBuf};
 /// Extensions read as images.
 pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "tif", "tiff", "webp", "bmp"];
 
+/// An image file and its path below the input that named it (the folder for files found in a
+/// folder, the file name otherwise): outputs under `-o DIR` mirror that path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputFile {
+    /// Path as found.
+    pub path: PathBuf,
+    /// Path below its input.
+    pub rel: PathBuf,
+}
+
 /// What the inputs expanded to.
 #[derive(Debug, Default)]
 pub struct Expanded {
     /// Image files, in input order (folders sorted).
-    pub files: Vec<PathBuf>,
+    pub files: Vec<InputFile>,
     /// Inputs that could not be read, with the reason.
     pub failures: Vec<String>,
     /// Files passed over because they are not images.
@@ -73,6 +83,17 @@ pub fn expand(inputs: &[String], recursive: bool) -> Expanded {
 }
 
 fn add_path(path: &Path, recursive: bool, out: &mut Expanded) {
+    add_below(path, path, recursive, out);
+}
+
+fn add_below(root: &Path, path: &Path, recursive: bool, out: &mut Expanded) {
+    let file = |p: &Path| InputFile {
+        path: p.to_path_buf(),
+        rel: match p.strip_prefix(root) {
+            Ok(rel) if !rel.as_os_str().is_empty() => rel.to_path_buf(),
+            _ => p.file_name().map_or_else(|| p.to_path_buf(), PathBuf::from),
+        },
+    };
     if path.is_dir() {
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
             Ok(e) => e.flatten().map(|e| e.path()).collect(),
@@ -85,16 +106,16 @@ fn add_path(path: &Path, recursive: bool, out: &mut Expanded) {
         for p in entries {
             if p.is_dir() {
                 if recursive {
-                    add_path(&p, recursive, out);
+                    add_below(root, &p, recursive, out);
                 }
             } else if is_image(&p) {
-                out.files.push(p);
+                out.files.push(file(&p));
             } else if !p.to_string_lossy().ends_with(".gt.txt") {
                 out.skipped.push(p);
             }
         }
     } else if is_image(path) {
-        out.files.push(path.to_path_buf());
+        out.files.push(file(path));
     } else {
         out.skipped.push(path.to_path_buf());
     }
@@ -120,16 +141,19 @@ mod tests {
             1,
             "notes.txt (and not the transcription)"
         );
-        assert_eq!(expand(&[s(d)], true).files.len(), 3);
+        let deep = expand(&[s(d)], true);
+        assert_eq!(deep.files.len(), 3);
+        assert_eq!(deep.files[2].rel, Path::new("sub/c.tif"));
         let globbed = expand(&[format!("{}/*.png", s(d))], false);
-        assert_eq!(globbed.files, vec![d.join("a.png")]);
+        assert_eq!(globbed.files[0].path, d.join("a.png"));
+        assert_eq!(globbed.files[0].rel, Path::new("a.png"));
         std::fs::write(
             d.join("list.txt"),
             format!("# comment\n{}\n{}/missing.png\n", s(&d.join("b.JPG")), s(d)),
         )
         .expect("write");
         let listed = expand(&[format!("@{}", s(&d.join("list.txt")))], false);
-        assert_eq!(listed.files, vec![d.join("b.JPG")]);
+        assert_eq!(listed.files[0].path, d.join("b.JPG"));
         assert_eq!(listed.failures.len(), 1);
         assert!(listed.failures[0].contains("missing.png"));
         assert!(expand(&["@/no/list".into()], false).failures[0].contains("/no/list"));

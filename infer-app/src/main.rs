@@ -3,6 +3,10 @@
 mod cli;
 mod commands;
 mod inputs;
+mod model;
+mod output;
+mod progress;
+mod shard;
 
 use std::process::ExitCode;
 

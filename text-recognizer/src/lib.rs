@@ -5,7 +5,8 @@
 //! ```text
 //! data (sources → HtrDataset → HtrBatcher) ─► model (ResnetTransformer)
 //!   ─► training (SupervisedTraining, RunDir) ─► artifact (StagedModel, one file)
-//!   ─► recognizer (Recognizer::load → recognize) ─► apps (train-app, infer-app)
+//!   ─► layout (page → lines) ─► recognizer (Recognizer::load → read_page)
+//!   ─► export (ALTO, PAGE-XML) ─► apps (train-app, infer-app)
 //! ```
 //!
 //! # Example
@@ -26,7 +27,9 @@ pub mod data;
 pub mod decode;
 pub mod device;
 pub mod error;
+pub mod export;
 pub mod image;
+pub mod layout;
 pub mod metrics;
 pub mod model;
 pub mod recognizer;
@@ -37,4 +40,5 @@ pub use artifact::{Manifest, StagedModel};
 pub use charset::{Charset, UnknownCharPolicy};
 pub use device::DeviceSpec;
 pub use error::{Error, Result};
-pub use recognizer::{Recognition, Recognizer};
+pub use layout::LayoutMode;
+pub use recognizer::{LineText, PageText, Recognition, Recognizer};

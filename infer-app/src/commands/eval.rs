@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use serde::Serialize;
+use text_recognizer::Recognizer;
 use text_recognizer::data::LineFolder;
 use text_recognizer::image::open_image;
 use text_recognizer::metrics::{ErrorCount, char_confusions, char_errors, word_errors};
-use text_recognizer::{Recognizer, StagedModel};
 
 use crate::cli::{EvalArgs, GlobalArgs};
 
@@ -44,7 +44,7 @@ struct ErrorCountJson {
 }
 
 pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let staged = StagedModel::load(&args.model)?;
+    let staged = crate::model::load(args.model.as_deref())?;
     let name = staged.manifest.name.clone();
     let recognizer =
         Recognizer::from_staged(staged, global.device.device()?)?.with_batch_size(args.batch_size);

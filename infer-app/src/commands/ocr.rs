@@ -1,52 +1,165 @@
-//! `infer-app ocr`: one line of text per image on stdout, problems on stderr.
+//! `infer-app ocr`: read many images fast, write results as they finish, lose nothing.
+//!
+//! A producer thread decodes and segments the next chunk of files on all cores (rayon) while
+//! the network reads the current one; the lines of every file in a chunk are batched together.
+//! Each file's results are written as soon as its chunk is read, so `--skip-existing` can pick
+//! up after an interruption.
 
 use std::process::ExitCode;
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
 
-use text_recognizer::image::open_image;
-use text_recognizer::{Recognizer, StagedModel};
+use rayon::prelude::*;
+use text_recognizer::image::open_image_pages;
+use text_recognizer::layout::{PagePlan, plan_page};
+use text_recognizer::{LayoutMode, Recognizer};
 
-use crate::cli::{GlobalArgs, OcrArgs};
+use crate::cli::{GlobalArgs, LayoutArg, OcrArgs};
+use crate::inputs::InputFile;
+use crate::output::{FileResult, SinkOptions};
+use crate::progress::Progress;
+
+/// A decoded, segmented file: its pages' plans and the milliseconds that took.
+type Decoded = (InputFile, Result<(Vec<PagePlan>, f64), String>);
 
 pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let staged = StagedModel::load(&args.model)?;
+    if let Some(jobs) = args.jobs {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs.max(1))
+            .build_global()?;
+    }
+    let staged = crate::model::load(args.model.as_deref())?;
+    let model_name = staged.manifest.name.clone();
     let recognizer =
         Recognizer::from_staged(staged, global.device.device()?)?.with_batch_size(args.batch_size);
+    let mode = match args.layout {
+        LayoutArg::Line => LayoutMode::Line,
+        LayoutArg::Paragraph => LayoutMode::Paragraph,
+        LayoutArg::Auto => LayoutMode::Auto,
+    };
+
     let expanded = crate::inputs::expand(&args.inputs, args.recursive);
     for p in &expanded.skipped {
         eprintln!("note: {} is not an image; skipped", p.display());
     }
-    let (files, mut failures) = (expanded.files, expanded.failures);
-    let several = files.len() > 1;
-    // Decode everything that decodes, then recognise in batches; a bad file never stops the run.
-    let mut images = Vec::new();
-    let mut names = Vec::new();
-    for path in files {
-        match open_image(&path) {
-            Ok(img) => {
-                images.push(img);
-                names.push(path);
+    let mut failures = expanded.failures;
+    let mut files = expanded.files;
+    let found = files.len();
+    if let Some(shard) = args.shard {
+        files.retain(|f| shard.contains(&f.path));
+    }
+    let other_shards = found - files.len();
+    let mut sink = crate::output::open(SinkOptions {
+        format: args.format,
+        output: args.output.clone(),
+        skip_existing: args.skip_existing,
+        several: files.len() > 1 || args.inputs.len() > 1,
+        model: model_name,
+    })?;
+    let before = files.len();
+    if args.skip_existing {
+        files.retain(|f| !sink.exists(f));
+    }
+    let existing = before - files.len();
+
+    let start = Instant::now();
+    let mut progress = Progress::new(files.len(), args.log_every);
+    let (mut read, mut pages, mut lines) = (0usize, 0usize, 0usize);
+    let layout = recognizer.preprocess().layout;
+    let chunk = (2 * args.batch_size).max(8);
+    let (tx, rx) = sync_channel::<Vec<Decoded>>(1);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let files = &files;
+        scope.spawn(move || {
+            for part in files.chunks(chunk) {
+                let decoded: Vec<Decoded> = part
+                    .par_iter()
+                    .map(|f| {
+                        let t = Instant::now();
+                        let plans = open_image_pages(&f.path).map(|images| {
+                            let plans: Vec<PagePlan> = images
+                                .into_iter()
+                                .map(|img| plan_page(img, mode, &layout))
+                                .collect();
+                            (plans, t.elapsed().as_secs_f64() * 1e3)
+                        });
+                        (f.clone(), plans.map_err(|e| e.to_string()))
+                    })
+                    .collect();
+                if tx.send(decoded).is_err() {
+                    break;
+                }
             }
-            Err(e) => failures.push(e.to_string()),
+        });
+        for decoded in rx {
+            let n = decoded.len();
+            let mut ok = Vec::with_capacity(n);
+            for (file, result) in decoded {
+                match result {
+                    Ok((plans, ms)) => ok.push((file, plans, ms)),
+                    Err(e) => failures.push(e),
+                }
+            }
+            let failed = n - ok.len();
+            let counts: Vec<(usize, usize)> = ok
+                .iter()
+                .map(|(_, plans, _)| {
+                    (
+                        plans.len(),
+                        plans.iter().map(|p| p.lines.len()).sum::<usize>(),
+                    )
+                })
+                .collect();
+            let chunk_lines: usize = counts.iter().map(|c| c.1).sum();
+            let all: Vec<PagePlan> = ok.iter_mut().flat_map(|(_, p, _)| p.drain(..)).collect();
+            let t = Instant::now();
+            let mut texts = recognizer.read_plans(all).into_iter();
+            let net_ms = t.elapsed().as_secs_f64() * 1e3;
+            let mut write_failures = 0;
+            for ((file, _, decode_ms), (n_pages, n_lines)) in ok.into_iter().zip(counts) {
+                let share = net_ms * n_lines as f64 / chunk_lines.max(1) as f64;
+                let result = FileResult {
+                    input: file,
+                    pages: texts.by_ref().take(n_pages).collect(),
+                    elapsed_ms: decode_ms + share,
+                };
+                match sink.write(&result) {
+                    Ok(()) => {
+                        read += 1;
+                        pages += n_pages;
+                        lines += n_lines;
+                    }
+                    Err(e) => {
+                        write_failures += 1;
+                        failures.push(format!("{}: {e:#}", result.input.path.display()));
+                    }
+                }
+            }
+            progress.advance(n, failed + write_failures);
         }
+        Ok(())
+    })?;
+    sink.finish()?;
+    progress.finish();
+
+    let secs = start.elapsed().as_secs_f64();
+    let mut summary = format!(
+        "read {read} images ({pages} pages, {lines} lines) in {secs:.1} s ({:.2} images/s)",
+        read as f64 / secs.max(1e-9)
+    );
+    if existing > 0 {
+        summary += &format!("; {existing} already done (--skip-existing)");
     }
-    for (path, rec) in names.iter().zip(recognizer.recognize_batch(&images)) {
-        if several {
-            println!("{}\t{}", path.display(), rec.text);
-        } else {
-            println!("{}", rec.text);
-        }
+    if other_shards > 0 {
+        summary += &format!("; {other_shards} left to other shards");
     }
+    if failures.is_empty() {
+        eprintln!("{summary}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("{summary}; {} failed:", failures.len());
     for f in &failures {
         eprintln!("error: {f}");
     }
-    if failures.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!(
-            "{} of {} inputs failed",
-            failures.len(),
-            failures.len() + names.len()
-        );
-        Ok(ExitCode::from(1))
-    }
+    Ok(ExitCode::from(1))
 }

@@ -65,24 +65,59 @@ fn good_broken_and_other_files() {
     let m = model.to_str().expect("utf-8");
     let s = scans.to_str().expect("utf-8");
 
+    // txt (default): NAME.txt next to each image read.
     let out = infer_app(&["ocr", "--model", m, s]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(stdout.lines().count(), 1, "only good.png is read: {stdout}");
-    assert!(stdout.starts_with(&format!("{}\t", scans.join("good.png").display())));
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(scans.join("good.txt").exists());
+    assert!(!scans.join("broken.txt").exists());
+    assert!(!scans.join("deeper/more.txt").exists(), "not recursive");
     assert!(
         stderr.contains("broken.jpg") && stderr.contains("cannot decode"),
         "{stderr}"
     );
     assert!(stderr.contains("readme.txt is not an image"), "{stderr}");
-    assert!(stderr.contains("1 of 2 inputs failed"), "{stderr}");
+    assert!(
+        stderr.contains("read 1 images") && stderr.contains("1 failed"),
+        "{stderr}"
+    );
 
+    // jsonl on stdout: one record per image read, with the fields users rely on.
+    let out = infer_app(&["ocr", "--model", m, "-f", "jsonl", "--recursive", s]);
+    assert_eq!(out.status.code(), Some(1));
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(records.len(), 2);
+    for key in [
+        "path",
+        "page",
+        "text",
+        "confidence",
+        "lines",
+        "model",
+        "elapsed_ms",
+    ] {
+        assert!(
+            records[0].get(key).is_some(),
+            "{key} missing in {}",
+            records[0]
+        );
+    }
+    assert_eq!(records[0]["model"], "random");
+
+    // Mirrored under -o, only good files: exit 0.
+    let mirror = dir.path().join("mirror");
     let out = infer_app(&[
         "ocr",
         "--model",
         m,
         "--recursive",
+        "-o",
+        mirror.to_str().expect("utf-8"),
         &format!("{s}/*.png"),
         &format!("{s}/deeper"),
     ]);
@@ -92,9 +127,248 @@ fn good_broken_and_other_files() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+    assert!(mirror.join("good.txt").exists() && mirror.join("more.txt").exists());
 
     let out = infer_app(&["ocr", "--model", "/no/model.htr", s]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/model.htr"));
+}
+
+/// A folder of `n` blank line images.
+fn folder(root: &Path, n: usize) -> std::path::PathBuf {
+    let scans = root.join("scans");
+    std::fs::create_dir_all(&scans).expect("mkdir");
+    for i in 0..n {
+        GrayImage::from_pixel(60 + i as u32, 30, Luma([230]))
+            .save(scans.join(format!("line-{i:02}.png")))
+            .expect("png");
+    }
+    scans
+}
+
+#[test]
+fn skip_existing_resumes_an_interrupted_jsonl_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = dir.path().join("m.htr");
+    random_model(&model);
+    let scans = folder(dir.path(), 6);
+    let out_file = dir.path().join("out.jsonl");
+    let (m, s, o) = (
+        model.to_str().expect("utf-8"),
+        scans.to_str().expect("utf-8"),
+        out_file.to_str().expect("utf-8"),
+    );
+    let out = infer_app(&["ocr", "--model", m, "-f", "jsonl", "-o", o, s]);
+    assert_eq!(out.status.code(), Some(0));
+    let full = std::fs::read_to_string(&out_file).expect("output");
+    assert_eq!(full.lines().count(), 6);
+    // An interruption: the first two records and half of the third survive.
+    let lines: Vec<&str> = full.lines().collect();
+    let torn = format!(
+        "{}\n{}\n{}",
+        lines[0],
+        lines[1],
+        &lines[2][..lines[2].len() / 2]
+    );
+    std::fs::write(&out_file, torn).expect("write");
+    let out = infer_app(&[
+        "ocr",
+        "--model",
+        m,
+        "-f",
+        "jsonl",
+        "-o",
+        o,
+        "--skip-existing",
+        s,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("read 4 images") && stderr.contains("2 already done"),
+        "{stderr}"
+    );
+    let resumed = std::fs::read_to_string(&out_file).expect("output");
+    let mut paths: Vec<String> = resumed
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("whole JSON lines")["path"]
+                .to_string()
+        })
+        .collect();
+    assert_eq!(paths.len(), 6, "{resumed}");
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), 6, "every image exactly once");
+
+    // Per-image files: a second run with --skip-existing reads nothing.
+    let out = infer_app(&["ocr", "--model", m, s]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = infer_app(&["ocr", "--model", m, "--skip-existing", s]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("read 0 images") && stderr.contains("6 already done"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn shards_split_a_folder_without_overlap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = dir.path().join("m.htr");
+    random_model(&model);
+    let scans = folder(dir.path(), 12);
+    let (m, s) = (
+        model.to_str().expect("utf-8"),
+        scans.to_str().expect("utf-8"),
+    );
+    let mut seen = Vec::new();
+    for k in 1..=3 {
+        let out = infer_app(&[
+            "ocr",
+            "--model",
+            m,
+            "-f",
+            "csv",
+            "--shard",
+            &format!("{k}/3"),
+            s,
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+        let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+        for r in reader.records() {
+            seen.push(r.expect("CSV record")[0].to_string());
+        }
+    }
+    seen.sort();
+    let n = seen.len();
+    seen.dedup();
+    assert_eq!((n, seen.len()), (12, 12), "each file in exactly one shard");
+    let out = infer_app(&["ocr", "--model", m, "--shard", "4/3", s]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Validates `xml` with xmllint against `schema` (see datasets/schemas/fetch.sh).
+fn xmllint(xml: &Path, schema: &Path) {
+    let out = Command::new("xmllint")
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(schema)
+        .arg(xml)
+        .output()
+        .expect("xmllint runs (apt-get install libxml2-utils)");
+    assert!(
+        out.status.success(),
+        "{} is not valid: {}",
+        xml.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn page_xml_is_valid_against_the_2019_schema_and_alto_is_well_formed() {
+    let schemas = std::env::var_os("HTR_SCHEMA_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/schemas"),
+        std::path::PathBuf::from,
+    );
+    let page_xsd = schemas.join("page.xsd");
+    assert!(
+        page_xsd.exists(),
+        "{} missing: run datasets/schemas/fetch.sh (CI does)",
+        page_xsd.display()
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = dir.path().join("m.htr");
+    random_model(&model);
+    // A page with three dark lines, and a plain line image.
+    let scans = dir.path().join("scans");
+    std::fs::create_dir_all(&scans).expect("mkdir");
+    let mut page = GrayImage::from_pixel(300, 240, Luma([245]));
+    for (top, bottom) in [(30, 50), (100, 120), (170, 190)] {
+        for x in 20..280 {
+            for y in top..bottom {
+                if (x / 20) % 3 != 2 {
+                    page.put_pixel(x, y, Luma([20]));
+                }
+            }
+        }
+    }
+    page.save(scans.join("page & co.png")).expect("png");
+    GrayImage::from_pixel(120, 32, Luma([240]))
+        .save(scans.join("line.png"))
+        .expect("png");
+    let (m, s) = (
+        model.to_str().expect("utf-8"),
+        scans.to_str().expect("utf-8"),
+    );
+    for format in ["page", "alto"] {
+        let out = infer_app(&["ocr", "--model", m, "-f", format, s]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for name in ["page & co", "line"] {
+        xmllint(&scans.join(format!("{name}.page.xml")), &page_xsd);
+        let alto = std::fs::read_to_string(scans.join(format!("{name}.alto.xml"))).expect("alto");
+        let doc = roxmltree::Document::parse(&alto).expect("well-formed ALTO");
+        assert_eq!(
+            doc.root_element().tag_name().namespace(),
+            Some("http://www.loc.gov/standards/alto/ns-v4#")
+        );
+    }
+    let page_xml = std::fs::read_to_string(scans.join("page & co.page.xml")).expect("page");
+    assert_eq!(page_xml.matches("<TextLine ").count(), 3, "{page_xml}");
+}
+
+#[test]
+fn eval_reports_the_cer_of_a_set_with_known_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = dir.path().join("m.htr");
+    random_model(&model);
+    let scans = folder(dir.path(), 4);
+    let (m, s) = (
+        model.to_str().expect("utf-8"),
+        scans.to_str().expect("utf-8"),
+    );
+    // What the model reads (one image per pass: padding then cannot differ between commands).
+    let out = infer_app(&[
+        "ocr",
+        "--model",
+        m,
+        "--layout",
+        "line",
+        "--batch-size",
+        "1",
+        "-f",
+        "jsonl",
+        s,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    // References that differ from each hypothesis by exactly two characters.
+    let (mut edits, mut length) = (0usize, 0usize);
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let r: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        let path = Path::new(r["path"].as_str().expect("path"));
+        let reference = format!("{}Zq", r["text"].as_str().expect("text"));
+        edits += 2;
+        length += reference.chars().count();
+        std::fs::write(path.with_extension("gt.txt"), reference).expect("gt");
+    }
+    let out = infer_app(&["eval", "--model", m, "--batch-size", "1", "--json", s]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let expected = 100.0 * edits as f64 / length as f64;
+    let cer = report["cer"].as_f64().expect("cer");
+    assert!(
+        (cer - expected).abs() < 1e-9,
+        "eval CER {cer} vs known {expected}"
+    );
+    assert_eq!(report["images"], 4);
 }

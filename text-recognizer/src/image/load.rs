@@ -16,6 +16,63 @@ pub fn open_image(path: &Path) -> Result<GrayImage> {
     decode_image(&bytes, path)
 }
 
+/// Opens an image file as its pages: one for most formats, every page of a multi-page TIFF.
+/// A page that fails to decode fails the file, naming the page.
+pub fn open_image_pages(path: &Path) -> Result<Vec<GrayImage>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    // Page 1 through `image` (EXIF orientation, every colour type); later pages through `tiff`,
+    // because `image` reads the first page of a TIFF only.
+    let first = decode_image(&bytes, path)?;
+    let is_tiff = bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*");
+    if !is_tiff {
+        return Ok(vec![first]);
+    }
+    let mut pages = vec![first];
+    let fail = |page: usize, reason: String| Error::ImageDecode {
+        path: path.to_path_buf(),
+        reason: format!("TIFF page {page}: {reason}"),
+    };
+    let mut decoder =
+        tiff::decoder::Decoder::new(Cursor::new(&bytes)).map_err(|e| fail(1, e.to_string()))?;
+    while decoder.more_images() {
+        let page = pages.len() + 1;
+        decoder
+            .next_image()
+            .map_err(|e| fail(page, e.to_string()))?;
+        pages.push(tiff_page(&mut decoder).map_err(|e| fail(page, e))?);
+    }
+    Ok(pages)
+}
+
+/// The current TIFF page as 8-bit grayscale.
+fn tiff_page<R: std::io::Read + std::io::Seek>(
+    decoder: &mut tiff::decoder::Decoder<R>,
+) -> std::result::Result<GrayImage, String> {
+    use tiff::ColorType as C;
+    use tiff::decoder::DecodingResult as D;
+    let (w, h) = decoder.dimensions().map_err(|e| e.to_string())?;
+    if w > MAX_SIDE || h > MAX_SIDE {
+        return Err(format!("{w}×{h} is larger than {MAX_SIDE} px on a side"));
+    }
+    let colour = decoder.colortype().map_err(|e| e.to_string())?;
+    let data = decoder.read_image().map_err(|e| e.to_string())?;
+    let luma =
+        |r: u8, g: u8, b: u8| ((299 * r as u32 + 587 * g as u32 + 114 * b as u32) / 1000) as u8;
+    let pixels: Vec<u8> = match (colour, data) {
+        (C::Gray(8), D::U8(v)) => v,
+        (C::Gray(16), D::U16(v)) => v.iter().map(|&p| (p >> 8) as u8).collect(),
+        (C::GrayA(8), D::U8(v)) => v.chunks_exact(2).map(|p| p[0]).collect(),
+        (C::RGB(8), D::U8(v)) => v.chunks_exact(3).map(|p| luma(p[0], p[1], p[2])).collect(),
+        (C::RGBA(8), D::U8(v)) => v.chunks_exact(4).map(|p| luma(p[0], p[1], p[2])).collect(),
+        (c, _) => {
+            return Err(format!(
+                "unsupported colour type {c:?} (pages after the first)"
+            ));
+        }
+    };
+    GrayImage::from_raw(w, h, pixels).ok_or_else(|| "pixel data shorter than the image".into())
+}
+
 /// Decodes in-memory image bytes (any format the `image` crate reads) as 8-bit grayscale.
 /// `origin` names the source in errors.
 pub fn decode_image(bytes: &[u8], origin: &Path) -> Result<GrayImage> {
@@ -61,6 +118,28 @@ mod tests {
             err.to_string().starts_with("scan.png: cannot decode image"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn every_page_of_a_multi_page_tiff_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("two.tif");
+        let file = std::fs::File::create(&path).expect("create");
+        let mut tiff = tiff::encoder::TiffEncoder::new(file).expect("encoder");
+        for (w, v) in [(30u32, 10u8), (50, 200)] {
+            let data = vec![v; (w * 20) as usize];
+            tiff.write_image::<tiff::encoder::colortype::Gray8>(w, 20, &data)
+                .expect("page");
+        }
+        drop(tiff);
+        let pages = open_image_pages(&path).expect("reads");
+        assert_eq!(pages.len(), 2);
+        assert_eq!((pages[1].width(), pages[1].get_pixel(0, 0).0[0]), (50, 200));
+        let png = dir.path().join("one.png");
+        GrayImage::from_pixel(5, 5, image::Luma([1]))
+            .save(&png)
+            .expect("png");
+        assert_eq!(open_image_pages(&png).expect("reads").len(), 1);
     }
 
     #[test]

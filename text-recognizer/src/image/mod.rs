@@ -6,6 +6,6 @@ mod polarity;
 mod preprocess;
 
 pub use ::image::GrayImage;
-pub use load::{decode_image, open_image};
+pub use load::{decode_image, open_image, open_image_pages};
 pub use polarity::{InkPolarity, ink_is_dark};
 pub use preprocess::{Layout, Prepared, PreprocessConfig};

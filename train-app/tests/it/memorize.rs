@@ -25,15 +25,29 @@ fn tiny_model_memorises_lines_and_the_staged_model_agrees() {
 
     let folder = repo_root().join("datasets/fixtures/testaments-mini");
     let out = Command::new(infer_app())
-        .args(["ocr", "--model", path(&model), path(&folder)])
+        .args([
+            "ocr",
+            "--model",
+            path(&model),
+            "--layout",
+            "line",
+            "-f",
+            "jsonl",
+        ])
+        .arg(&folder)
         .output()
         .expect("infer-app starts");
     crate::util::assert_success("infer-app", &["ocr"], &out);
     let stdout = String::from_utf8(out.stdout).expect("UTF-8 output");
     let predictions: BTreeMap<String, String> = stdout
         .lines()
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(p, t)| (p.to_string(), t.to_string()))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON record"))
+        .map(|r| {
+            (
+                r["path"].as_str().unwrap_or_default().to_string(),
+                r["text"].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     assert_eq!(predictions.len(), 6, "{stdout}");
 
