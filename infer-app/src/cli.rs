@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use text_recognizer::DeviceSpec;
+use text_recognizer::{DeviceSpec, LayoutMode};
 
 /// Read handwriting from images.
 #[derive(Parser, Debug)]
@@ -73,17 +73,6 @@ pub enum Format {
     Page,
 }
 
-/// What the inputs hold (see `text_recognizer::layout`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LayoutArg {
-    /// Each image is one text line.
-    Line,
-    /// Each image is a paragraph or page: split into lines for a line model.
-    Paragraph,
-    /// Split into lines when more than one is found.
-    Auto,
-}
-
 #[derive(Args, Debug)]
 pub struct OcrArgs {
     /// Image files, folders, glob patterns ('scans/*.png') or @list.txt files (one per line).
@@ -104,9 +93,10 @@ pub struct OcrArgs {
     /// image). jsonl/csv: a file (default: stdout). `-` prints everything to stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Line images, paragraph/page images, or decide per image.
-    #[arg(long, value_enum, default_value_t = LayoutArg::Auto)]
-    pub layout: LayoutArg,
+    /// What the images hold: `line` (read whole), `paragraph` (split into lines for a line
+    /// model), or `auto` (split when more than one line is found).
+    #[arg(long, default_value_t = LayoutMode::Auto)]
+    pub layout: LayoutMode,
     /// Images per forward pass (lines of several images are batched together).
     #[arg(long, default_value_t = text_recognizer::recognizer::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,

@@ -243,7 +243,8 @@ mod tests {
             Recognizer::from_staged(random_line_model(), Device::flex()).expect("loads");
         let mut page = GrayImage::from_pixel(300, 200, Luma([250]));
         for (top, bottom) in [(30, 50), (120, 140)] {
-            for x in 20..280 {
+            // Pen strokes, not solid blocks: the segmenter thresholds against the neighbourhood.
+            for x in (20..280).filter(|x| x % 6 < 2) {
                 for y in top..bottom {
                     page.put_pixel(x, y, Luma([10]));
                 }

@@ -10,11 +10,11 @@ use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 use rayon::prelude::*;
+use text_recognizer::Recognizer;
 use text_recognizer::image::open_image_pages;
 use text_recognizer::layout::{PagePlan, plan_page};
-use text_recognizer::{LayoutMode, Recognizer};
 
-use crate::cli::{GlobalArgs, LayoutArg, OcrArgs};
+use crate::cli::{GlobalArgs, OcrArgs};
 use crate::inputs::InputFile;
 use crate::output::{FileResult, SinkOptions};
 use crate::progress::Progress;
@@ -32,11 +32,7 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let model_name = staged.manifest.name.clone();
     let recognizer =
         Recognizer::from_staged(staged, global.device.device()?)?.with_batch_size(args.batch_size);
-    let mode = match args.layout {
-        LayoutArg::Line => LayoutMode::Line,
-        LayoutArg::Paragraph => LayoutMode::Paragraph,
-        LayoutArg::Auto => LayoutMode::Auto,
-    };
+    let mode = args.layout;
 
     let expanded = crate::inputs::expand(&args.inputs, args.recursive);
     for p in &expanded.skipped {

@@ -6,15 +6,17 @@
 //! touch each other over their whole length (those stay one box, and the model reads a
 //! two-line crop badly). A learned segmenter (kraken's baseline model) would be the next step.
 //!
-//! Steps: Otsu binarisation with the ink polarity detected from the median; columns inked over
-//! most of the height (scan borders, rulings) are ignored; count ink pixels per row, less the
-//! level of the emptiest tenth of rows (speckle, show-through); rows above a fraction of the typical inked-row count are line cores; cores closer than a
-//! fraction of their height merge (broken strokes), tiny cores (dots, noise) are dropped; each
-//! boundary between two lines is cut at the emptiest row between their cores, so ascenders and
-//! descenders stay with their line; the box is then trimmed to the inked columns.
+//! Steps: local-mean binarisation with the ink polarity detected from the median; long
+//! horizontal runs (rulings) and columns inked over most of the height (scan borders) are
+//! removed; count ink pixels per row, less the
+//! level of the emptiest tenth of rows (speckle, show-through); rows above a fraction of the
+//! typical inked-row count are line cores; cores closer than a fraction of their height merge
+//! (broken strokes), tiny cores (dots, noise) are dropped; each boundary between two lines is cut
+//! at the emptiest row between their cores, so ascenders and descenders stay with their line; the
+//! box is then trimmed to the inked columns.
 
-use image::GrayImage;
-use imageproc::contrast::otsu_level;
+use image::{GrayImage, imageops};
+use imageproc::contrast::adaptive_threshold;
 use serde::{Deserialize, Serialize};
 
 use crate::image::ink_is_dark;
@@ -32,13 +34,15 @@ pub struct LineBox {
     pub height: u32,
 }
 
-/// Rows whose ink count (above the emptiest rows' level) reaches this fraction of the median
-/// inked-row count are line cores.
-const CORE_FRACTION: f32 = 0.25;
-/// Cores separated by less than this fraction of the smaller core's height are one line.
-const MERGE_GAP: f32 = 0.2;
-/// Cores shorter than this fraction of the median core height are noise (i dots, specks).
-const MIN_CORE: f32 = 0.3;
+/// Smallest line spacing looked for, in pixels.
+const MIN_LINE: usize = 8;
+/// Profile peaks lower than this fraction of a strong line's are specks, stamps' edges or stray
+/// strokes, not lines.
+const MIN_PEAK: f32 = 0.35;
+/// How much darker than its neighbourhood's mean a pixel must be to count as ink (grey levels).
+const LOCAL_CONTRAST: i32 = 12;
+/// Gaps in a horizontal run of ink up to this many pixels still make one run (dashed rules).
+const RULE_GAP: usize = 3;
 /// Columns kept on each side of the inked extent, in pixels.
 const MARGIN: u32 = 4;
 
@@ -49,28 +53,11 @@ pub fn segment_lines(img: &GrayImage) -> Vec<LineBox> {
     if w == 0 || h == 0 {
         return Vec::new();
     }
-    let dark_ink = ink_is_dark(img);
-    let level = otsu_level(img);
-    // Otsu's level belongs to the darker class.
-    let is_ink = |v: u8| if dark_ink { v <= level } else { v > level };
-    // Columns inked over most of the height are scan borders or rulings, not text.
-    let mut column_ink = vec![0u32; w as usize];
-    for row in img.as_raw().chunks_exact(w as usize) {
-        for (c, &v) in column_ink.iter_mut().zip(row) {
-            *c += u32::from(is_ink(v));
-        }
-    }
-    let text_column: Vec<bool> = column_ink.iter().map(|&c| c * 2 < h).collect();
-    let is_text_ink = |c: usize, v: u8| text_column[c] && is_ink(v);
-    let mut rows: Vec<u32> = img
-        .as_raw()
-        .chunks_exact(w as usize)
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .filter(|&(c, &v)| is_text_ink(c, v))
-                .count() as u32
-        })
+    let mask = ink_mask(img);
+    let (wu, hu) = (w as usize, h as usize);
+    let mut rows: Vec<u32> = mask
+        .chunks_exact(wu)
+        .map(|row| row.iter().filter(|&&ink| ink).count() as u32)
         .collect();
     // Paper texture, speckle and show-through put some ink in every row: measure from the
     // emptiest rows' level, not from zero.
@@ -80,54 +67,120 @@ pub fn segment_lines(img: &GrayImage) -> Vec<LineBox> {
     for r in &mut rows {
         *r = r.saturating_sub(floor);
     }
-    // Smooth over a few rows so the strokes of one line form one core.
-    let rows = smooth(&rows, (h as usize / 300).max(1));
-    let cores = line_cores(&rows);
-    if cores.is_empty() {
+    // Lines repeat down the page: the profile's period is the line spacing, and it sets every
+    // scale below (smoothing, peak separation, how far a line reaches).
+    // A single line does not repeat: take twice its inked height instead.
+    let inked = rows.iter().filter(|&&r| r > 0).count();
+    let period = line_period(&rows)
+        .unwrap_or(2 * inked)
+        .clamp(MIN_LINE, hu.max(MIN_LINE));
+    // A running median drops the thin spikes of ruled lines (a form's dotted rules would
+    // otherwise be the strongest periodic signal, at the baselines); the mean then evens it.
+    let smoothed = smooth(&running_median(&rows, period / 6), period / 12);
+    let peaks = line_peaks(&smoothed, period);
+    if peaks.is_empty() {
         return Vec::new();
     }
-    // Cut between neighbouring cores at the emptiest row; the first and last lines reach as
-    // far as their ink continues, up to one core height.
-    let mut cuts = Vec::with_capacity(cores.len() + 1);
-    let (first_start, first_end) = cores[0];
-    cuts.push(extend(
-        &rows,
-        first_start,
-        first_start.saturating_sub(first_end - first_start),
-        true,
-    ));
-    for pair in cores.windows(2) {
-        let (gap_start, gap_end) = (pair[0].1, pair[1].0);
-        let cut = (gap_start..gap_end)
-            .min_by_key(|&r| (rows[r], (2 * r).abs_diff(gap_start + gap_end)))
-            .unwrap_or(gap_start);
-        cuts.push(cut);
+    let reach = period * 3 / 4;
+    let mut boxes = Vec::with_capacity(peaks.len());
+    for (i, &peak) in peaks.iter().enumerate() {
+        // Neighbouring lines are cut at the emptiest row between their peaks.
+        let valley = |a: usize, b: usize| {
+            (a..b)
+                .min_by_key(|&r| (smoothed[r], (2 * r).abs_diff(a + b)))
+                .unwrap_or(a)
+        };
+        let mut top = match i {
+            0 => peak.saturating_sub(reach),
+            _ => valley(peaks[i - 1], peak).max(peak.saturating_sub(reach)),
+        };
+        let mut bottom = match peaks.get(i + 1) {
+            Some(&next) => valley(peak, next).min(peak + reach),
+            None => (peak + reach).min(hu),
+        };
+        // Trim blank rows at both ends.
+        while top < peak && rows[top] == 0 {
+            top += 1;
+        }
+        while bottom > peak + 1 && rows[bottom - 1] == 0 {
+            bottom -= 1;
+        }
+        let Some((left, right)) = ink_columns(&mask, wu, top, bottom, (bottom - top) / 10) else {
+            continue;
+        };
+        let x = left.saturating_sub(MARGIN);
+        let right = (right + 1 + MARGIN).min(w);
+        boxes.push(LineBox {
+            x,
+            y: top as u32,
+            width: right - x,
+            height: (bottom - top) as u32,
+        });
     }
-    let (last_start, last_end) = cores[cores.len() - 1];
-    cuts.push(extend(
-        &rows,
-        last_end,
-        (last_end + (last_end - last_start)).min(rows.len()),
-        false,
-    ));
+    boxes
+}
 
-    cuts.windows(2)
-        .zip(&cores)
-        .filter_map(|(c, &(start, end))| {
-            // Wide spacing leaves blank paper between lines: keep at most one core height
-            // beyond the core (ascenders, descenders), so the crop is the line, not the gap.
-            let reach = end - start;
-            let top = c[0].max(start.saturating_sub(reach));
-            let bottom = c[1].min(end + reach).max(top + 1);
-            let (left, right) = ink_columns(img, top, bottom, &is_text_ink)?;
-            let x = left.saturating_sub(MARGIN);
-            let right = (right + 1 + MARGIN).min(w);
-            Some(LineBox {
-                x,
-                y: top as u32,
-                width: right - x,
-                height: (bottom - top) as u32,
-            })
+/// The line spacing: the lag of the strongest local maximum of the profile's autocorrelation,
+/// or `None` when the profile does not repeat (a single line).
+fn line_period(rows: &[u32]) -> Option<usize> {
+    let n = rows.len();
+    let mean = rows.iter().map(|&r| f64::from(r)).sum::<f64>() / n.max(1) as f64;
+    let x: Vec<f64> = rows.iter().map(|&r| f64::from(r) - mean).collect();
+    let (lo, hi) = (MIN_LINE, n / 2);
+    if hi <= lo + 1 {
+        return None;
+    }
+    let ac: Vec<f64> = (0..=hi)
+        .map(|lag| {
+            let s: f64 = x[..n - lag].iter().zip(&x[lag..]).map(|(a, b)| a * b).sum();
+            s / (n - lag) as f64
+        })
+        .collect();
+    (lo..hi)
+        .filter(|&l| ac[l] > 0.0 && ac[l] >= ac[l - 1] && ac[l] >= ac[l + 1])
+        .max_by(|&a, &b| ac[a].total_cmp(&ac[b]))
+}
+
+/// Rows of line centres: the highest maxima of the smoothed profile at least 0.6 periods
+/// apart, keeping those at least [`MIN_PEAK`] of a strong line's peak (the 80th percentile:
+/// pages are often half blank or ruled, so the median peak can be noise), top to bottom.
+fn line_peaks(smoothed: &[u32], period: usize) -> Vec<usize> {
+    let n = smoothed.len();
+    let mut candidates: Vec<usize> = (0..n)
+        .filter(|&r| {
+            smoothed[r] > 0
+                && (r == 0 || smoothed[r] >= smoothed[r - 1])
+                && (r + 1 == n || smoothed[r] > smoothed[r + 1])
+        })
+        .collect();
+    candidates.sort_by_key(|&r| std::cmp::Reverse(smoothed[r]));
+    let spacing = period * 3 / 5;
+    let mut peaks: Vec<usize> = Vec::new();
+    for r in candidates {
+        if peaks.iter().all(|&p| p.abs_diff(r) >= spacing) {
+            peaks.push(r);
+        }
+    }
+    let mut heights: Vec<u32> = peaks.iter().map(|&p| smoothed[p]).collect();
+    heights.sort_unstable();
+    let Some(&strong) = heights.get(heights.len() * 4 / 5) else {
+        return Vec::new();
+    };
+    peaks.retain(|&p| smoothed[p] as f32 >= MIN_PEAK * strong as f32);
+    peaks.sort_unstable();
+    peaks
+}
+
+/// Running median of `rows` over `2 * radius + 1` rows.
+fn running_median(rows: &[u32], radius: usize) -> Vec<u32> {
+    let mut window = Vec::with_capacity(2 * radius + 1);
+    (0..rows.len())
+        .map(|i| {
+            let (a, b) = (i.saturating_sub(radius), (i + radius + 1).min(rows.len()));
+            window.clear();
+            window.extend_from_slice(&rows[a..b]);
+            let mid = window.len() / 2;
+            *window.select_nth_unstable(mid).1
         })
         .collect()
 }
@@ -146,82 +199,76 @@ fn smooth(rows: &[u32], radius: usize) -> Vec<u32> {
         .collect()
 }
 
-/// Row ranges `[start, end)` of line cores.
-fn line_cores(rows: &[u32]) -> Vec<(usize, usize)> {
-    let mut inked: Vec<u32> = rows.iter().copied().filter(|&c| c > 0).collect();
-    if inked.is_empty() {
-        return Vec::new();
-    }
-    inked.sort_unstable();
-    let typical = inked[inked.len() / 2] as f32;
-    let threshold = (typical * CORE_FRACTION).max(1.0);
-    let mut cores: Vec<(usize, usize)> = Vec::new();
-    let mut start = None;
-    for (r, &count) in rows.iter().enumerate() {
-        match (count as f32 >= threshold, start) {
-            (true, None) => start = Some(r),
-            (false, Some(s)) => {
-                cores.push((s, r));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        cores.push((s, rows.len()));
-    }
-    // Merge cores split by a thin gap (a faint stroke row), then drop specks.
-    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(cores.len());
-    for core in cores {
-        if let Some(prev) = merged.last_mut() {
-            let smaller = (prev.1 - prev.0).min(core.1 - core.0) as f32;
-            if ((core.0 - prev.1) as f32) < MERGE_GAP * smaller {
-                prev.1 = core.1;
-                continue;
-            }
-        }
-        merged.push(core);
-    }
-    let mut heights: Vec<usize> = merged.iter().map(|(s, e)| e - s).collect();
-    heights.sort_unstable();
-    let median = heights[heights.len() / 2] as f32;
-    merged.retain(|(s, e)| (e - s) as f32 >= MIN_CORE * median);
-    merged
-}
-
-/// Moves from `from` towards `limit` while rows hold ink; returns the first empty row (or the
-/// limit). `up` walks towards row 0.
-fn extend(rows: &[u32], from: usize, limit: usize, up: bool) -> usize {
-    let mut r = from;
-    if up {
-        while r > limit && rows[r - 1] > 0 {
-            r -= 1;
-        }
-    } else {
-        while r < limit && rows[r] > 0 {
-            r += 1;
-        }
-    }
-    r
-}
-
-/// First and last inked column between rows `top..bottom`.
+/// First and last column between rows `top..bottom` with more than `min_ink` ink pixels (a
+/// ruled line crossing the box gives each column only a pixel or two).
 fn ink_columns(
-    img: &GrayImage,
+    mask: &[bool],
+    width: usize,
     top: usize,
     bottom: usize,
-    is_ink: &impl Fn(usize, u8) -> bool,
+    min_ink: usize,
 ) -> Option<(u32, u32)> {
-    let w = img.width() as usize;
-    let mut cols = vec![false; w];
-    for row in img.as_raw().chunks_exact(w).skip(top).take(bottom - top) {
-        for (i, (c, &v)) in cols.iter_mut().zip(row).enumerate() {
-            *c |= is_ink(i, v);
+    let mut cols = vec![0usize; width];
+    for row in mask.chunks_exact(width).skip(top).take(bottom - top) {
+        for (c, &ink) in cols.iter_mut().zip(row) {
+            *c += usize::from(ink);
         }
     }
-    let left = cols.iter().position(|&c| c)?;
-    let right = cols.iter().rposition(|&c| c)?;
+    let left = cols.iter().position(|&c| c > min_ink)?;
+    let right = cols.iter().rposition(|&c| c > min_ink)?;
     Some((left as u32, right as u32))
+}
+
+/// Which pixels are handwriting ink, row-major.
+///
+/// A local threshold (each pixel against the mean of its neighbourhood) copes with uneven
+/// paper, shadows and the grey tone of photographed pages, where one global level does not.
+/// Long horizontal runs are form rulings and underlines, and columns inked over most of the
+/// height are scan borders: both are removed, since they put ink in rows between lines.
+fn ink_mask(img: &GrayImage) -> Vec<bool> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut dark_on_light = img.clone();
+    if !ink_is_dark(img) {
+        imageops::invert(&mut dark_on_light);
+    }
+    let radius = (w.max(h) as u32 / 40).max(8);
+    let binary = adaptive_threshold(&dark_on_light, radius, LOCAL_CONTRAST);
+    let mut mask: Vec<bool> = binary.as_raw().iter().map(|&v| v == 0).collect();
+    // Rulings are often broken into dashes by the threshold: gaps up to RULE_GAP pixels still
+    // count as one run, and every ink pixel of a run longer than `longest` goes.
+    let longest = (w / 12).max(20);
+    for row in mask.chunks_exact_mut(w) {
+        let mut x = 0;
+        while x < w {
+            if !row[x] {
+                x += 1;
+                continue;
+            }
+            let (start, mut end) = (x, x);
+            while x < w && x - end <= RULE_GAP {
+                if row[x] {
+                    end = x;
+                }
+                x += 1;
+            }
+            if end + 1 - start > longest {
+                row[start..=end].fill(false);
+            }
+            x = end + 1;
+        }
+    }
+    let mut column_ink = vec![0usize; w];
+    for row in mask.chunks_exact(w) {
+        for (c, &ink) in column_ink.iter_mut().zip(row) {
+            *c += usize::from(ink);
+        }
+    }
+    for row in mask.chunks_exact_mut(w) {
+        for (ink, &count) in row.iter_mut().zip(&column_ink) {
+            *ink &= count * 2 < h;
+        }
+    }
+    mask
 }
 
 #[cfg(test)]
@@ -229,14 +276,14 @@ mod tests {
     use super::*;
     use image::Luma;
 
-    /// Dark "words" (filled rectangles with gaps) on light paper at the given row ranges.
+    /// Dark "words" (3 px strokes every 7 px, with word gaps) on light paper at the given rows.
     fn page(lines: &[(u32, u32)], light_on_dark: bool) -> GrayImage {
         let (paper, ink) = if light_on_dark { (10, 240) } else { (245, 20) };
         let mut img = GrayImage::from_pixel(400, 300, Luma([paper]));
         for &(top, bottom) in lines {
             for x in 30..350 {
-                if (x / 25) % 3 == 2 {
-                    continue; // word gaps
+                if (x / 25) % 3 == 2 || x % 7 > 2 {
+                    continue; // word gaps, gaps between strokes
                 }
                 for y in top..bottom {
                     img.put_pixel(x, y, Luma([ink]));

@@ -3,6 +3,7 @@
 mod iam;
 mod line_folders;
 mod pages;
+mod segmentation;
 
 use std::path::{Path, PathBuf};
 
