@@ -46,6 +46,10 @@ pub struct EvalArgs {
     /// Staged model file [default: the model built into this binary].
     #[arg(long, env = "HTR_MODEL")]
     pub model: Option<PathBuf>,
+    /// What the images hold: `line` (each read whole, as the .gt.txt is one line), or
+    /// `paragraph`/`auto` (split into lines; the reference's lines are then joined by newlines).
+    #[arg(long, default_value_t = LayoutMode::Line)]
+    pub layout: LayoutMode,
     /// Lines listed in the worst-lines table.
     #[arg(long, default_value_t = 10)]
     pub worst: usize,

@@ -45,6 +45,9 @@ pub enum DataCommand {
     Stats(SourceArgs),
     /// A contact sheet of samples with their transcriptions.
     Show(ShowArgs),
+    /// Write samples as a line folder (NNNNN.png + NNNNN.gt.txt), e.g. a held-out synthetic
+    /// test set for `infer-app eval`.
+    Export(ExportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -89,6 +92,19 @@ pub struct ShowArgs {
     #[arg(long, requires = "preset")]
     pub augment: bool,
     /// Seed for sample choice and augmentation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Source; `--samples` sets how many a generated source gives.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Output folder.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Seed of generated samples (use one training never used for a held-out set).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }

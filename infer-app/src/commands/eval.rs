@@ -21,6 +21,12 @@ struct Line {
     confidence: f32,
 }
 
+/// What was read from one image (lines joined by newlines).
+struct Hypothesis {
+    text: String,
+    confidence: f32,
+}
+
 #[derive(Serialize)]
 struct Report {
     model: String,
@@ -70,7 +76,18 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         args.dir.display()
     );
     let start = Instant::now();
-    let results = recognizer.recognize_batch(&images);
+    let plans = images
+        .into_iter()
+        .map(|img| recognizer.plan(img, args.layout))
+        .collect();
+    let results: Vec<Hypothesis> = recognizer
+        .read_plans(plans)
+        .into_iter()
+        .map(|page| Hypothesis {
+            text: page.text(),
+            confidence: page.confidence(),
+        })
+        .collect();
     let seconds = start.elapsed().as_secs_f64();
 
     let mut chars = ErrorCount::default();
@@ -104,11 +121,11 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let report = Report {
         model: name,
         decoding: format!(
-            "greedy, KV cache, batch {}, up to the model's max_output_len",
-            args.batch_size
+            "layout {}, greedy, KV cache, batch {}, up to the model's max_output_len",
+            args.layout, args.batch_size
         ),
         device: global.device.to_string(),
-        images: images.len(),
+        images: results.len(),
         skipped,
         cer: 100.0 * chars.rate(),
         wer: 100.0 * words.rate(),
@@ -117,7 +134,7 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             reference_len: chars.reference_len,
         },
         seconds,
-        images_per_second: images.len() as f64 / seconds.max(1e-9),
+        images_per_second: results.len() as f64 / seconds.max(1e-9),
         worst: lines,
         confusions,
     };

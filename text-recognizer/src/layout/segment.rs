@@ -34,11 +34,16 @@ pub struct LineBox {
     pub height: u32,
 }
 
+/// An autocorrelation maximum within this fraction of the strongest is taken as the spacing.
+const NEAR_BEST: f64 = 0.7;
+/// Two maxima are separate lines only if the profile between them falls below this fraction
+/// of the lower one.
+const VALLEY: f32 = 0.6;
 /// Smallest line spacing looked for, in pixels.
 const MIN_LINE: usize = 8;
 /// Profile peaks lower than this fraction of a strong line's are specks, stamps' edges or stray
 /// strokes, not lines.
-const MIN_PEAK: f32 = 0.35;
+const MIN_PEAK: f32 = 0.15;
 /// How much darker than its neighbourhood's mean a pixel must be to count as ink (grey levels).
 const LOCAL_CONTRAST: i32 = 12;
 /// Gaps in a horizontal run of ink up to this many pixels still make one run (dashed rules).
@@ -49,6 +54,11 @@ const MARGIN: u32 = 4;
 /// Splits a paragraph or page image into text lines, top to bottom. Returns no boxes for an
 /// image without ink.
 pub fn segment_lines(img: &GrayImage) -> Vec<LineBox> {
+    segment_with_ink(img).into_iter().map(|(b, _)| b).collect()
+}
+
+/// [`segment_lines`] with the ink (pixels above the row floor) each line holds.
+pub(crate) fn segment_with_ink(img: &GrayImage) -> Vec<(LineBox, u64)> {
     let (w, h) = img.dimensions();
     if w == 0 || h == 0 {
         return Vec::new();
@@ -71,12 +81,12 @@ pub fn segment_lines(img: &GrayImage) -> Vec<LineBox> {
     // scale below (smoothing, peak separation, how far a line reaches).
     // A single line does not repeat: take twice its inked height instead.
     let inked = rows.iter().filter(|&&r| r > 0).count();
-    let period = line_period(&rows)
+    let period = line_period(&smooth(&rows, 2))
         .unwrap_or(2 * inked)
         .clamp(MIN_LINE, hu.max(MIN_LINE));
     // A running median drops the thin spikes of ruled lines (a form's dotted rules would
     // otherwise be the strongest periodic signal, at the baselines); the mean then evens it.
-    let smoothed = smooth(&running_median(&rows, period / 6), period / 12);
+    let smoothed = smooth(&running_median(&rows, period / 8), period / 16);
     let peaks = line_peaks(&smoothed, period);
     if peaks.is_empty() {
         return Vec::new();
@@ -110,18 +120,22 @@ pub fn segment_lines(img: &GrayImage) -> Vec<LineBox> {
         };
         let x = left.saturating_sub(MARGIN);
         let right = (right + 1 + MARGIN).min(w);
-        boxes.push(LineBox {
-            x,
-            y: top as u32,
-            width: right - x,
-            height: (bottom - top) as u32,
-        });
+        let ink = rows[top..bottom].iter().map(|&r| u64::from(r)).sum();
+        boxes.push((
+            LineBox {
+                x,
+                y: top as u32,
+                width: right - x,
+                height: (bottom - top) as u32,
+            },
+            ink,
+        ));
     }
     boxes
 }
 
-/// The line spacing: the lag of the strongest local maximum of the profile's autocorrelation,
-/// or `None` when the profile does not repeat (a single line).
+/// The line spacing: the shortest lag at which the profile's autocorrelation has a local
+/// maximum close to its strongest, or `None` when the profile does not repeat (a single line).
 fn line_period(rows: &[u32]) -> Option<usize> {
     let n = rows.len();
     let mean = rows.iter().map(|&r| f64::from(r)).sum::<f64>() / n.max(1) as f64;
@@ -133,16 +147,22 @@ fn line_period(rows: &[u32]) -> Option<usize> {
     let ac: Vec<f64> = (0..=hi)
         .map(|lag| {
             let s: f64 = x[..n - lag].iter().zip(&x[lag..]).map(|(a, b)| a * b).sum();
-            s / (n - lag) as f64
+            // Divided by n, not n - lag: the biased estimate damps long lags, whose few
+            // terms are noisy and which are multiples of the spacing anyway.
+            s / n as f64
         })
         .collect();
-    (lo..hi)
+    // Multiples of the spacing correlate about as well as the spacing itself (better when line
+    // heights vary): take the shortest lag that comes close to the best.
+    let maxima: Vec<usize> = (lo..hi)
         .filter(|&l| ac[l] > 0.0 && ac[l] >= ac[l - 1] && ac[l] >= ac[l + 1])
-        .max_by(|&a, &b| ac[a].total_cmp(&ac[b]))
+        .collect();
+    let best = maxima.iter().map(|&l| ac[l]).fold(0.0, f64::max);
+    maxima.into_iter().find(|&l| ac[l] >= NEAR_BEST * best)
 }
 
-/// Rows of line centres: the highest maxima of the smoothed profile at least 0.6 periods
-/// apart, keeping those at least [`MIN_PEAK`] of a strong line's peak (the 80th percentile:
+/// Rows of line centres: the highest maxima of the smoothed profile at least 0.3 periods
+/// apart with a valley between, keeping those at least [`MIN_PEAK`] of a strong line's peak (the 80th percentile:
 /// pages are often half blank or ruled, so the median peak can be noise), top to bottom.
 fn line_peaks(smoothed: &[u32], period: usize) -> Vec<usize> {
     let n = smoothed.len();
@@ -154,10 +174,17 @@ fn line_peaks(smoothed: &[u32], period: usize) -> Vec<usize> {
         })
         .collect();
     candidates.sort_by_key(|&r| std::cmp::Reverse(smoothed[r]));
-    let spacing = period * 3 / 5;
+    // A lower maximum is a line of its own when it is not too close to a kept one and the
+    // profile dips deeply between them (stacked lines of different sizes have no one period).
+    let spacing = period * 3 / 10;
     let mut peaks: Vec<usize> = Vec::new();
     for r in candidates {
-        if peaks.iter().all(|&p| p.abs_diff(r) >= spacing) {
+        let separate = |&p: &usize| {
+            let (a, b) = (p.min(r), p.max(r));
+            let dip = smoothed[a..=b].iter().copied().min().unwrap_or(0);
+            b - a >= spacing && (dip as f32) < VALLEY * smoothed[p].min(smoothed[r]) as f32
+        };
+        if peaks.iter().all(separate) {
             peaks.push(r);
         }
     }

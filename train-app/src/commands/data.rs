@@ -1,4 +1,4 @@
-//! `train-app data download|stats|show`.
+//! `train-app data download|stats|show|export`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,13 +15,14 @@ use text_recognizer::data::{
 };
 use text_recognizer::model::{Preset, PresetName};
 
-use crate::cli::{DataCommand, DownloadArgs, ShowArgs, SourceArgs};
+use crate::cli::{DataCommand, DownloadArgs, ExportArgs, ShowArgs, SourceArgs};
 
 pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
     match cmd {
         DataCommand::Download(args) => download_cmd(args),
         DataCommand::Stats(args) => stats(args),
         DataCommand::Show(args) => show(args),
+        DataCommand::Export(args) => export(args),
     }
 }
 
@@ -220,6 +221,29 @@ fn show(args: ShowArgs) -> anyhow::Result<()> {
     println!(
         "{} samples → {} ({} skipped in the source)",
         chosen.len(),
+        args.output.display(),
+        skipped.len()
+    );
+    Ok(())
+}
+
+fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let (_, loaded, skipped) = load(&args.source)?;
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    let all = samples(&loaded, args.source.samples, args.seed);
+    for (i, (image, text)) in all.iter().enumerate() {
+        let stem = args.output.join(format!("{i:05}"));
+        let png = stem.with_extension("png");
+        image
+            .save(&png)
+            .with_context(|| format!("writing {}", png.display()))?;
+        let gt = stem.with_extension("gt.txt");
+        std::fs::write(&gt, text).with_context(|| format!("writing {}", gt.display()))?;
+    }
+    println!(
+        "{} samples → {} ({} skipped in the source)",
+        all.len(),
         args.output.display(),
         skipped.len()
     );

@@ -1,6 +1,7 @@
 //! End-to-end tests of `train-app` (one integration binary, as ripgrep does).
 
 mod bad_data;
+mod export;
 mod memorize;
 mod resume;
 mod util;
