@@ -1,6 +1,7 @@
 //! Per-image files (txt, ALTO, PAGE), next to each image or mirrored under `-o DIR`; or all
 //! of them on stdout.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -48,11 +49,16 @@ fn page_extension(index: usize) -> String {
 /// Writes one file per image (per page for PAGE).
 pub struct FileSink {
     options: SinkOptions,
+    /// Outputs written in this run, with their image: `a.png` and `a.jpg` both make `a.txt`.
+    written: HashMap<PathBuf, PathBuf>,
 }
 
 impl FileSink {
     pub fn new(options: SinkOptions) -> Self {
-        FileSink { options }
+        FileSink {
+            options,
+            written: HashMap::new(),
+        }
     }
 
     /// Output path of `file` with extension `ext`.
@@ -78,7 +84,17 @@ impl Sink for FileSink {
     fn write(&mut self, result: &FileResult) -> anyhow::Result<()> {
         // PAGE's first page is written last: it is what --skip-existing looks for.
         for (ext, contents) in documents(&self.options, result).into_iter().rev() {
-            write_atomically(&self.target(&result.input, &ext), contents.as_bytes())?;
+            let target = self.target(&result.input, &ext);
+            if let Some(other) = self.written.get(&target) {
+                anyhow::bail!(
+                    "{} would overwrite the output of {} (same name, other extension): \
+                     rename one, or use --format jsonl/csv",
+                    target.display(),
+                    other.display()
+                );
+            }
+            write_atomically(&target, contents.as_bytes())?;
+            self.written.insert(target, result.input.path.clone());
         }
         Ok(())
     }

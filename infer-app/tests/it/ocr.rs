@@ -129,6 +129,15 @@ fn good_broken_and_other_files() {
     );
     assert!(mirror.join("good.txt").exists() && mirror.join("more.txt").exists());
 
+    // good.png and good.bmp would both write good.txt: the second is an error, not a loss.
+    GrayImage::from_pixel(90, 30, Luma([240]))
+        .save(scans.join("deeper/more.bmp"))
+        .expect("bmp");
+    let out = infer_app(&["ocr", "--model", m, &format!("{s}/deeper")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("would overwrite the output of"), "{stderr}");
+
     let out = infer_app(&["ocr", "--model", "/no/model.htr", s]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/model.htr"));
