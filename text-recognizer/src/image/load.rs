@@ -80,6 +80,13 @@ pub fn decode_image(bytes: &[u8], origin: &Path) -> Result<GrayImage> {
         path: origin.to_path_buf(),
         reason,
     };
+    // The size limit's own message does not say which limit.
+    let image_err = |e: image::ImageError| match e {
+        image::ImageError::Limits(_) => decode_err(format!(
+            "too large: more than {MAX_SIDE} px on a side (or more memory than allowed)"
+        )),
+        e => decode_err(e.to_string()),
+    };
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| decode_err(e.to_string()))?;
@@ -88,12 +95,9 @@ pub fn decode_image(bytes: &[u8], origin: &Path) -> Result<GrayImage> {
     limits.max_image_height = Some(MAX_SIDE);
     reader.limits(limits);
     // Phone photos store rotation in EXIF; apply it so lines are upright.
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| decode_err(e.to_string()))?;
+    let mut decoder = reader.into_decoder().map_err(image_err)?;
     let orientation = image::ImageDecoder::orientation(&mut decoder).ok();
-    let mut img =
-        image::DynamicImage::from_decoder(decoder).map_err(|e| decode_err(e.to_string()))?;
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(image_err)?;
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
@@ -140,6 +144,20 @@ mod tests {
             .save(&png)
             .expect("png");
         assert_eq!(open_image_pages(&png).expect("reads").len(), 1);
+    }
+
+    #[test]
+    fn an_image_over_the_size_limit_is_refused_by_name() {
+        let mut png = Vec::new();
+        GrayImage::from_pixel(MAX_SIDE + 1, 1, image::Luma([200]))
+            .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+            .expect("encodes");
+        let err = decode_image(&png, Path::new("huge.png")).expect_err("too large");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("huge.png") && msg.contains("too large"),
+            "{msg}"
+        );
     }
 
     #[test]
