@@ -21,10 +21,8 @@ impl Progress {
         let bar = (log_every.is_none() && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(total as u64);
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} images  {per_sec}  ETA {eta}  {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("{bar:40} {pos}/{len} images  {msg}  ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar
         });
@@ -46,9 +44,14 @@ impl Progress {
         self.failed += failed;
         if let Some(bar) = &self.bar {
             bar.inc(n as u64);
-            if self.failed > 0 {
-                bar.set_message(format!("{} failed", self.failed));
-            }
+            // indicatif's {per_sec} prints four decimals; one is enough.
+            let rate = self.done as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
+            let failed = if self.failed > 0 {
+                format!(", {} failed", self.failed)
+            } else {
+                String::new()
+            };
+            bar.set_message(format!("{rate:.1} images/s{failed}"));
         } else if self.last.elapsed() >= self.every {
             self.last = Instant::now();
             eprintln!("{}", self.line());
