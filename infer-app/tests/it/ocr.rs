@@ -266,17 +266,19 @@ fn xmllint(xml: &Path, schema: &Path) {
 }
 
 #[test]
-fn page_xml_is_valid_against_the_2019_schema_and_alto_is_well_formed() {
+fn page_xml_and_alto_are_valid_against_their_schemas() {
     let schemas = std::env::var_os("HTR_SCHEMA_DIR").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/schemas"),
         std::path::PathBuf::from,
     );
-    let page_xsd = schemas.join("page.xsd");
-    assert!(
-        page_xsd.exists(),
-        "{} missing: run datasets/schemas/fetch.sh (CI does)",
-        page_xsd.display()
-    );
+    let (page_xsd, alto_xsd) = (schemas.join("page.xsd"), schemas.join("alto-4-4.xsd"));
+    for xsd in [&page_xsd, &alto_xsd] {
+        assert!(
+            xsd.exists(),
+            "{} missing: run datasets/schemas/fetch.sh (CI does)",
+            xsd.display()
+        );
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let model = dir.path().join("m.htr");
     random_model(&model);
@@ -312,15 +314,12 @@ fn page_xml_is_valid_against_the_2019_schema_and_alto_is_well_formed() {
     }
     for name in ["page & co", "line"] {
         xmllint(&scans.join(format!("{name}.page.xml")), &page_xsd);
-        let alto = std::fs::read_to_string(scans.join(format!("{name}.alto.xml"))).expect("alto");
-        let doc = roxmltree::Document::parse(&alto).expect("well-formed ALTO");
-        assert_eq!(
-            doc.root_element().tag_name().namespace(),
-            Some("http://www.loc.gov/standards/alto/ns-v4#")
-        );
+        xmllint(&scans.join(format!("{name}.alto.xml")), &alto_xsd);
     }
-    let page_xml = std::fs::read_to_string(scans.join("page & co.page.xml")).expect("page");
-    assert_eq!(page_xml.matches("<TextLine ").count(), 3, "{page_xml}");
+    for ext in ["page.xml", "alto.xml"] {
+        let xml = std::fs::read_to_string(scans.join(format!("page & co.{ext}"))).expect(ext);
+        assert_eq!(xml.matches("<TextLine ").count(), 3, "{xml}");
+    }
 }
 
 #[test]

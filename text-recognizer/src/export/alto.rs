@@ -1,4 +1,4 @@
-//! ALTO v4 (4.2 schema): `Page` > `PrintSpace` > `TextBlock` > `TextLine` > `String`/`SP`.
+//! ALTO v4 (4.4 schema): `Page` > `PrintSpace` > `TextBlock` > `TextLine` > `String`/`SP`.
 
 use std::fmt::Write;
 
@@ -9,7 +9,7 @@ use crate::recognizer::PageText;
 pub fn alto_v4(pages: &[PageText], source: &SourceInfo<'_>) -> String {
     let mut x = String::new();
     x.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>
-<alto xmlns="http://www.loc.gov/standards/alto/ns-v4#" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://www.loc.gov/standards/alto/ns-v4# http://www.loc.gov/standards/alto/v4/alto-4-2.xsd">
+<alto xmlns="http://www.loc.gov/standards/alto/ns-v4#" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://www.loc.gov/standards/alto/ns-v4# http://www.loc.gov/standards/alto/v4/alto-4-4.xsd">
   <Description>
     <MeasurementUnit>pixel</MeasurementUnit>
     <sourceImageInformation>
