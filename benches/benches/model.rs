@@ -1,42 +1,164 @@
-//! Encoder forward passes and greedy decoding on the CPU (`flex`).
-//! Run: `cargo bench -p benches --bench model`.
+//! The model on the CPU (`flex`): encoder, one decoder step, whole recognitions, greedy decoding
+//! with and without the KV cache, training steps.
+//! Run: `cargo bench -p benches --bench model` (add a filter, e.g. `-- encoder`).
+//!
+//! Where a FLOP count makes sense the group's throughput is set to it, so criterion's
+//! "thrpt … Gelem/s" reads as achieved GFLOP/s (counts: `benches::flops`).
 
-use burn::tensor::Device;
-use criterion::{Criterion, criterion_group, criterion_main};
-use text_recognizer::decode::{greedy, greedy_uncached};
-use text_recognizer::model::PresetName;
+use std::path::Path;
+
+use benches::{VOCAB, flops, forced_cached, forced_uncached, images, tokens, train_step};
+use burn::prelude::*;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use text_recognizer::Recognizer;
+use text_recognizer::image::open_image;
+use text_recognizer::model::{Preset, PresetName};
+
+const PARAGRAPH: [usize; 2] = [576, 640];
+const LINE: [usize; 2] = [64, 1024];
 
 fn encoder(c: &mut Criterion) {
     let device = Device::flex();
-    let (_, line) = benches::model(PresetName::Line, &device);
-    let (_, para) = benches::model(PresetName::Paragraph, &device);
     let mut g = c.benchmark_group("encoder");
     g.sample_size(10);
-    let x = benches::images(1, 64, 1024, &device);
-    g.bench_function("line 1x64x1024", |b| {
-        b.iter(|| line.encode(x.clone()).into_data())
-    });
-    let x = benches::images(1, 576, 640, &device);
-    g.bench_function("paragraph 1x576x640", |b| {
-        b.iter(|| para.encode(x.clone()).into_data())
-    });
+    for (preset, [h, w], label) in [
+        (PresetName::Line, LINE, "line 1x64x1024"),
+        (PresetName::Paragraph, PARAGRAPH, "paragraph 1x576x640"),
+    ] {
+        let (p, model) = benches::model(preset, &device);
+        g.throughput(Throughput::Elements(flops::encoder(&p.model, h, w).0 as u64));
+        let x = images(1, h, w, &device);
+        g.bench_function(label, |b| b.iter(|| model.encode(x.clone()).into_data()));
+    }
+    g.finish();
+}
+
+fn decoder_step(c: &mut Criterion) {
+    let device = Device::flex();
+    let (p, model) = benches::model(PresetName::Paragraph, &device);
+    let memory = model.encode(images(1, PARAGRAPH[0], PARAGRAPH[1], &device));
+    let s = memory.dims()[1];
+    let mut g = c.benchmark_group("decoder step, paragraph model");
+    for prefix in [100, 500] {
+        // A cache holding `prefix - 1` tokens; each iteration adds one to a copy of it.
+        let mut cache = model.start_cache(memory.clone());
+        for _ in 1..prefix {
+            let _ = model.step(tokens(1, 1, &device), &mut cache);
+        }
+        g.throughput(Throughput::Elements(
+            flops::cached_step(&p.model, VOCAB, prefix, s) as u64,
+        ));
+        let token = tokens(1, 1, &device);
+        g.bench_function(format!("KV cache, token {prefix}"), |b| {
+            b.iter(|| {
+                let mut c = cache.clone();
+                model.step(token.clone(), &mut c).into_data()
+            })
+        });
+    }
+    g.finish();
+}
+
+fn recognition(c: &mut Criterion) {
+    let mut g = c.benchmark_group("recognition");
+    g.sample_size(10);
+    // A line: the shipped model on real Testaments lines (preprocessing, batching and decoding
+    // to <E> included), 1 and 8 at a time.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let shipped = root.join("infer-app/model/default-line.htr");
+    let mut lines: Vec<_> = std::fs::read_dir(root.join("datasets/fixtures/testaments-mini"))
+        .expect("fixture folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+        .collect();
+    lines.sort();
+    let lines: Vec<_> = lines
+        .iter()
+        .take(8)
+        .map(|p| open_image(p).expect("fixture image"))
+        .collect();
+    for batch in [1, 8] {
+        let r = Recognizer::load(&shipped)
+            .expect("the shipped model loads")
+            .with_batch_size(batch);
+        let set = &lines[..batch];
+        g.throughput(Throughput::Elements(batch as u64));
+        g.bench_function(format!("line, default model, batch {batch}"), |b| {
+            b.iter(|| r.recognize_batch(set))
+        });
+    }
+    // A paragraph: random weights, so decoding is forced to 400 tokens (a long IAM paragraph).
+    let device = Device::flex();
+    let (p, model) = benches::model(PresetName::Paragraph, &device);
+    for batch in [1, 8] {
+        let x = images(batch, PARAGRAPH[0], PARAGRAPH[1], &device);
+        let (enc, [h, w]) = flops::encoder(&p.model, PARAGRAPH[0], PARAGRAPH[1]);
+        let total = batch as f64 * (enc + flops::cached_decode(&p.model, VOCAB, 400, h * w));
+        g.throughput(Throughput::Elements(total as u64));
+        g.bench_function(format!("paragraph, 400 tokens, batch {batch}"), |b| {
+            b.iter(|| forced_cached(&model, model.encode(x.clone()), 400))
+        });
+    }
     g.finish();
 }
 
 fn decoding(c: &mut Criterion) {
     let device = Device::flex();
-    let (_, para) = benches::model(PresetName::Paragraph, &device);
-    let memory = para.encode(benches::images(1, 576, 640, &device));
+    let (p, model) = benches::model(PresetName::Paragraph, &device);
+    let memory = model.encode(images(1, PARAGRAPH[0], PARAGRAPH[1], &device));
+    let s = memory.dims()[1];
     let mut g = c.benchmark_group("greedy decode, paragraph model, 1 image");
     g.sample_size(10);
-    g.bench_function("kv cache, up to 100 tokens", |b| {
-        b.iter(|| greedy(&para, memory.clone(), 100))
-    });
-    g.bench_function("no cache (FSDL), up to 100 tokens", |b| {
-        b.iter(|| greedy_uncached(&para, memory.clone(), 100))
-    });
+    for n in [100, 682] {
+        g.throughput(Throughput::Elements(
+            flops::cached_decode(&p.model, VOCAB, n, s) as u64,
+        ));
+        g.bench_function(format!("KV cache, {n} tokens"), |b| {
+            b.iter(|| forced_cached(&model, memory.clone(), n))
+        });
+        g.throughput(Throughput::Elements(
+            flops::uncached_decode(&p.model, VOCAB, n, s) as u64,
+        ));
+        g.bench_function(format!("no cache (FSDL), {n} tokens"), |b| {
+            b.iter(|| forced_uncached(&model, memory.clone(), n))
+        });
+    }
     g.finish();
 }
 
-criterion_group!(benches, encoder, decoding);
+fn training(c: &mut Criterion) {
+    let device = Device::flex().autodiff();
+    let mut g = c.benchmark_group("train step (fwd + bwd + Adam)");
+    g.sample_size(10);
+    for (preset, batch, [h, w], len) in [
+        (PresetName::Line, 4, [64, 512], 48),
+        (PresetName::Paragraph, 2, PARAGRAPH, 200),
+    ] {
+        let cfg = Preset::named(preset).model;
+        g.throughput(Throughput::Elements(
+            (batch as f64 * flops::train_step(&cfg, VOCAB, [h, w], len)) as u64,
+        ));
+        let mut model = Some(cfg.init(VOCAB, &device));
+        let mut optim = benches::adam();
+        let (x, y) = (images(batch, h, w, &device), tokens(batch, len + 1, &device));
+        g.bench_function(format!("{preset:?}, B={batch}, {h}x{w}, T={len}"), |b| {
+            b.iter(|| {
+                let m = model.take().expect("model is put back after each step");
+                let (m, loss) = train_step(m, &mut optim, x.clone(), y.clone());
+                model = Some(m);
+                loss
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    encoder,
+    decoder_step,
+    recognition,
+    decoding,
+    training
+);
 criterion_main!(benches);

@@ -1,17 +1,111 @@
-//! Shared set-up for the benchmarks: randomly initialised models of the shipped presets and
-//! inputs of their shapes. Weights do not change the cost of a forward pass.
+//! Shared set-up for the benchmarks and the PyTorch twin's driver: randomly initialised models
+//! of the shipped presets, inputs of their shapes, fixed-length decoding loops and a training
+//! step. Weights do not change the cost of a forward pass.
 
-use burn::tensor::{Device, Distribution, Tensor};
+pub mod flops;
+
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Distribution, TensorData};
+use text_recognizer::charset::START;
 use text_recognizer::model::{Preset, PresetName, ResnetTransformer};
+use text_recognizer::training::sequence_loss;
+
+/// FSDL's paragraph vocabulary size, used for every benchmark model.
+pub const VOCAB: usize = 84;
 
 /// A model of `preset` in eval mode with FSDL's 84-token vocabulary.
 pub fn model(preset: PresetName, device: &Device) -> (Preset, ResnetTransformer) {
     let p = Preset::named(preset);
-    let m = p.model.init(84, device);
-    (p, burn::module::Module::valid(&m))
+    let m = p.model.init(VOCAB, device);
+    (p, m.valid())
 }
 
 /// Random images `[batch, 1, height, width]` in `[0, 1)`.
 pub fn images(batch: usize, height: usize, width: usize, device: &Device) -> Tensor<4> {
     Tensor::random([batch, 1, height, width], Distribution::Default, device)
+}
+
+/// Random token ids `[batch, len]` starting with `<S>` (teacher-forcing input).
+pub fn tokens(batch: usize, len: usize, device: &Device) -> Tensor<2, Int> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let ids = (0..batch * len)
+        .map(|i| {
+            if i % len == 0 {
+                return START as i64;
+            }
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            4 + (state % (VOCAB as u64 - 4)) as i64
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(ids, [batch, len]), device)
+}
+
+/// Argmax of `[B, V]` logits, read to the host: one sync per step, as FSDL's loop does.
+fn argmax(logits: Tensor<2>) -> Vec<i64> {
+    softmax(logits, 1)
+        .argmax(1)
+        .try_to_vec_as::<i64>()
+        .expect("reading ids from the device")
+}
+
+/// Greedy decoding of exactly `steps` tokens with the KV cache (never stopping at `<E>`, so
+/// the work does not depend on random weights).
+pub fn forced_cached(model: &ResnetTransformer, memory: Tensor<3>, steps: usize) -> Vec<i64> {
+    let device = memory.device();
+    let batch = memory.dims()[0];
+    let mut cache = model.start_cache(memory);
+    let mut input = vec![START as i64; batch];
+    let mut out = Vec::with_capacity(steps * batch);
+    for _ in 0..steps {
+        let column = Tensor::from_data(TensorData::new(input.clone(), [batch, 1]), &device);
+        input = argmax(model.step(column, &mut cache));
+        out.extend_from_slice(&input);
+    }
+    out
+}
+
+/// FSDL's loop for exactly `steps` tokens: re-decode the whole prefix at every step.
+pub fn forced_uncached(model: &ResnetTransformer, memory: Tensor<3>, steps: usize) -> Vec<i64> {
+    let device = memory.device();
+    let batch = memory.dims()[0];
+    let mut prefix = vec![START as i64; batch];
+    for t in 1..=steps {
+        let tokens = Tensor::from_data(TensorData::new(prefix.clone(), [batch, t]), &device);
+        let logits = model.decode(memory.clone(), tokens);
+        let vocab = logits.dims()[2];
+        let next = argmax(logits.slice([0..batch, t - 1..t, 0..vocab]).reshape([batch, vocab]));
+        let mut grown = Vec::with_capacity(batch * (t + 1));
+        for (b, id) in next.iter().enumerate() {
+            grown.extend_from_slice(&prefix[b * t..(b + 1) * t]);
+            grown.push(*id);
+        }
+        prefix = grown;
+    }
+    prefix
+}
+
+/// Adam with PyTorch's defaults (lr 1e-3, ε 1e-8), the optimizer the twin uses.
+pub fn adam() -> ModuleOptimizer {
+    AdamConfig::new().with_epsilon(1e-8).init()
+}
+
+/// One training step: teacher-forced forward, cross-entropy, backward, Adam update.
+/// `model` must live on an autodiff device; `tokens` serve as input and (shifted) target.
+pub fn train_step(
+    model: ResnetTransformer,
+    optim: &mut ModuleOptimizer,
+    images: Tensor<4>,
+    tokens: Tensor<2, Int>,
+) -> (ResnetTransformer, f32) {
+    let [b, t] = tokens.dims();
+    let inputs = tokens.clone().slice([0..b, 0..t - 1]);
+    let targets = tokens.slice([0..b, 1..t]);
+    let loss = sequence_loss(model.forward(images, inputs), targets);
+    let value = loss.clone().into_scalar::<f32>();
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    (optim.step(1e-3, model, grads), value)
 }

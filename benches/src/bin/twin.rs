@@ -1,0 +1,259 @@
+//! The burn side of the PyTorch twin (`benches/pytorch/`):
+//! * `twin export DIR` writes a randomly initialised model of each preset with PyTorch names
+//!   (burn's `SafetensorsStore` + `BurnToPyTorchAdapter`), its architecture as JSON, and a
+//!   reference input with burn's logits and greedy tokens, for the twin's parity check;
+//! * `twin time` times the operations `compare.sh` puts side by side and prints JSON lines.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use benches::{VOCAB, forced_cached, forced_uncached, images, tokens, train_step};
+use burn::prelude::*;
+use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
+use clap::{Parser, Subcommand};
+use safetensors::{Dtype, View};
+use text_recognizer::StagedModel;
+use text_recognizer::image::open_image;
+use text_recognizer::model::{Preset, PresetName};
+
+#[derive(Parser)]
+#[command(about = "burn side of the PyTorch twin: weight export and timings")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes `{line,paragraph}.{safetensors,json}` and `*.reference.safetensors` into DIR.
+    Export {
+        dir: PathBuf,
+        /// Greedy tokens to record for the parity check.
+        #[arg(long, default_value_t = 40)]
+        steps: usize,
+    },
+    /// Times the compared operations; one JSON object per line on stdout.
+    Time {
+        /// Tokens decoded per paragraph (forced: decoding never stops early).
+        #[arg(long, default_value_t = 400)]
+        paragraph_tokens: usize,
+        /// Tokens decoded per line.
+        #[arg(long, default_value_t = 64)]
+        line_tokens: usize,
+        /// Timed repetitions after one warm-up; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Skip FSDL's uncached decoding (the slowest row).
+        #[arg(long)]
+        skip_uncached: bool,
+    },
+}
+
+/// The image shape each preset is exported and timed at.
+fn shape(preset: PresetName) -> [usize; 2] {
+    match preset {
+        PresetName::Line => [64, 1024],
+        PresetName::Paragraph => [576, 640],
+    }
+}
+
+fn name(preset: PresetName) -> &'static str {
+    match preset {
+        PresetName::Line => "line",
+        PresetName::Paragraph => "paragraph",
+    }
+}
+
+/// A tensor for `safetensors::serialize`.
+struct Raw {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl View for &Raw {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+fn f32_raw(values: Vec<f32>, shape: Vec<usize>) -> Raw {
+    Raw {
+        dtype: Dtype::F32,
+        shape,
+        bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    }
+}
+
+fn i64_raw(values: Vec<i64>, shape: Vec<usize>) -> Raw {
+    Raw {
+        dtype: Dtype::I64,
+        shape,
+        bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    }
+}
+
+/// The staged model `twin export` uses for the line parity check (real weights give a real
+/// transcription, where random weights repeat one token), and a line it reads.
+const LINE_MODEL: &str = "infer-app/model/default-line.htr";
+const LINE_IMAGE: &str = "datasets/fixtures/testaments-mini/AD78_0003-0-010.jpg";
+
+fn export(dir: &Path, steps: usize) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let device = Device::flex();
+    device.seed(42);
+    for preset in [PresetName::Line, PresetName::Paragraph] {
+        let n = name(preset);
+        let (config, model, image) = match preset {
+            PresetName::Line => {
+                let staged = StagedModel::load(Path::new(LINE_MODEL))?;
+                let prep = &staged.manifest.preset.preprocess;
+                let line = prep.prepare(&open_image(Path::new(LINE_IMAGE))?);
+                let image = prep.batch_tensor(&[&line], &device);
+                (staged.manifest.preset.model.clone(), staged.model(&device)?, image)
+            }
+            PresetName::Paragraph => {
+                let p = Preset::named(preset);
+                let [h, w] = shape(preset);
+                // Two training-mode passes give BatchNorm running statistics other than 0 and
+                // 1, so the parity check covers their mapping too.
+                let model = p.model.init(VOCAB, &device.clone().autodiff());
+                for _ in 0..2 {
+                    let train = model.devices()[0].clone();
+                    let _ = model.forward(images(2, h, w, &train), tokens(2, 8, &train));
+                }
+                (p.model, model.valid(), images(1, h, w, &device))
+            }
+        };
+        let weights = dir.join(format!("{n}.safetensors"));
+        let mut store = SafetensorsStore::from_file(&weights)
+            .with_to_adapter(BurnToPyTorchAdapter)
+            .overwrite(true);
+        model
+            .save_into(&mut store)
+            .map_err(|e| anyhow::anyhow!("{}: {e:?}", weights.display()))?;
+        let vocab = model.vocab_size();
+        let [_, _, h, w] = image.dims();
+        let json = serde_json::json!({"preset": n, "model": config, "vocab": vocab, "image": [h, w]});
+        std::fs::write(
+            dir.join(format!("{n}.json")),
+            serde_json::to_string_pretty(&json)?,
+        )?;
+        // A reference input and what burn computes for it.
+        let toks = tokens(1, 24, &device).clamp_max(vocab as i64 - 1);
+        let memory = model.encode(image.clone());
+        let logits = model.decode(memory.clone(), toks.clone());
+        let steps = steps.min(model.max_output_len());
+        let greedy = forced_cached(&model, memory, steps);
+        let tensors = [
+            ("image", f32_raw(image.try_to_vec_as()?, vec![1, 1, h, w])),
+            ("tokens", i64_raw(toks.try_to_vec_as()?, vec![1, 24])),
+            ("logits", f32_raw(logits.try_to_vec_as()?, vec![1, 24, vocab])),
+            ("greedy", i64_raw(greedy, vec![1, steps])),
+        ];
+        let bytes = safetensors::serialize(tensors.iter().map(|(k, v)| (*k, v)), None)?;
+        std::fs::write(dir.join(format!("{n}.reference.safetensors")), bytes)?;
+        eprintln!(
+            "{n}: {} parameters → {}",
+            model.num_params(),
+            weights.display()
+        );
+    }
+    Ok(())
+}
+
+/// Median wall time of `repeats` runs after one warm-up.
+fn median(repeats: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times: Vec<f64> = (0..repeats.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn report(case: &str, seconds: f64) {
+    println!(
+        "{}",
+        serde_json::json!({"framework": "burn", "case": case, "seconds": seconds})
+    );
+}
+
+fn time(paragraph_tokens: usize, line_tokens: usize, repeats: usize, uncached: bool) {
+    let device = Device::flex();
+    device.seed(42);
+    let (_, para) = benches::model(PresetName::Paragraph, &device);
+    let [h, w] = shape(PresetName::Paragraph);
+    let image = images(1, h, w, &device);
+    report(
+        &format!("paragraph, KV cache, {paragraph_tokens} tokens"),
+        median(repeats, || {
+            forced_cached(&para, para.encode(image.clone()), paragraph_tokens);
+        }),
+    );
+    if uncached {
+        report(
+            &format!("paragraph, no cache (FSDL), {paragraph_tokens} tokens"),
+            median(repeats, || {
+                forced_uncached(&para, para.encode(image.clone()), paragraph_tokens);
+            }),
+        );
+    }
+    let (_, line) = benches::model(PresetName::Line, &device);
+    let [h, w] = shape(PresetName::Line);
+    let image = images(1, h, w, &device);
+    report(
+        &format!("line {h}x{w}, KV cache, {line_tokens} tokens"),
+        median(repeats, || {
+            forced_cached(&line, line.encode(image.clone()), line_tokens);
+        }),
+    );
+    // Training steps at perf-baseline.md's shapes.
+    let train = device.autodiff();
+    for (preset, batch, [h, w], len) in [
+        (PresetName::Line, 4, [64, 512], 48),
+        (PresetName::Paragraph, 2, [576, 640], 200),
+    ] {
+        let mut model = Some(Preset::named(preset).model.init(VOCAB, &train));
+        let mut optim = benches::adam();
+        let (x, y) = (images(batch, h, w, &train), tokens(batch, len + 1, &train));
+        let seconds = median(repeats, || {
+            let m = model.take().expect("model is put back after each step");
+            let (m, _) = train_step(m, &mut optim, x.clone(), y.clone());
+            model = Some(m);
+        });
+        report(
+            &format!("train step {}, B={batch}, {h}x{w}, T={len}", name(preset)),
+            seconds,
+        );
+    }
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Export { dir, steps } => export(&dir, steps),
+        Command::Time {
+            paragraph_tokens,
+            line_tokens,
+            repeats,
+            skip_uncached,
+        } => {
+            time(paragraph_tokens, line_tokens, repeats, !skip_uncached);
+            Ok(())
+        }
+    }
+}
