@@ -26,7 +26,9 @@ fn encoder(c: &mut Criterion) {
         (PresetName::Paragraph, PARAGRAPH, "paragraph 1x576x640"),
     ] {
         let (p, model) = benches::model(preset, &device);
-        g.throughput(Throughput::Elements(flops::encoder(&p.model, h, w).0 as u64));
+        g.throughput(Throughput::Elements(
+            flops::encoder(&p.model, h, w).0 as u64,
+        ));
         let x = images(1, h, w, &device);
         g.bench_function(label, |b| b.iter(|| model.encode(x.clone()).into_data()));
     }
@@ -40,7 +42,7 @@ fn decoder_step(c: &mut Criterion) {
     let s = memory.dims()[1];
     let mut g = c.benchmark_group("decoder step, paragraph model");
     for prefix in [100, 500] {
-        // A cache holding `prefix - 1` tokens; each iteration adds one to a copy of it.
+        // A cache holding `prefix - 1` tokens; each iteration adds one and takes it back.
         let mut cache = model.start_cache(memory.clone());
         for _ in 1..prefix {
             let _ = model.step(tokens(1, 1, &device), &mut cache);
@@ -51,8 +53,9 @@ fn decoder_step(c: &mut Criterion) {
         let token = tokens(1, 1, &device);
         g.bench_function(format!("KV cache, token {prefix}"), |b| {
             b.iter(|| {
-                let mut c = cache.clone();
-                model.step(token.clone(), &mut c).into_data()
+                let logits = model.step(token.clone(), &mut cache).into_data();
+                cache.truncate(prefix - 1);
+                logits
             })
         });
     }
@@ -72,8 +75,10 @@ fn recognition(c: &mut Criterion) {
         .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
         .collect();
     lines.sort();
+    // The fixture holds 6 lines; batch 8 repeats two.
     let lines: Vec<_> = lines
         .iter()
+        .cycle()
         .take(8)
         .map(|p| open_image(p).expect("fixture image"))
         .collect();
@@ -140,7 +145,10 @@ fn training(c: &mut Criterion) {
         ));
         let mut model = Some(cfg.init(VOCAB, &device));
         let mut optim = benches::adam();
-        let (x, y) = (images(batch, h, w, &device), tokens(batch, len + 1, &device));
+        let (x, y) = (
+            images(batch, h, w, &device),
+            tokens(batch, len + 1, &device),
+        );
         g.bench_function(format!("{preset:?}, B={batch}, {h}x{w}, T={len}"), |b| {
             b.iter(|| {
                 let m = model.take().expect("model is put back after each step");
@@ -148,6 +156,20 @@ fn training(c: &mut Criterion) {
                 model = Some(m);
                 loss
             })
+        });
+        // Where the step's time goes: the forward alone, then forward + backward.
+        let m = model.take().expect("model");
+        let (inputs, targets) = (
+            y.clone().slice([0..batch, 0..len]),
+            y.clone().slice([0..batch, 1..len + 1]),
+        );
+        g.bench_function(format!("{preset:?} forward only"), |b| {
+            b.iter(|| {
+                benches::loss(&m, x.clone(), inputs.clone(), targets.clone()).into_scalar::<f32>()
+            })
+        });
+        g.bench_function(format!("{preset:?} forward + backward"), |b| {
+            b.iter(|| benches::loss(&m, x.clone(), inputs.clone(), targets.clone()).backward())
         });
     }
     g.finish();

@@ -3,6 +3,7 @@ burn exports (`twin export DIR`), so both frameworks compute the same numbers.
 
   twin.py parity DIR            logits and greedy tokens against burn's reference outputs
   twin.py time [options]        timings, one JSON object per line (same cases as `twin time`)
+  twin.py gpu DIR --device cuda the accelerator cases of `twin gpu` (benches/gpu/run.sh)
   twin.py table FILE...         a Markdown table of burn/PyTorch ratios from those JSON lines
 
 Deliberately FSDL's way where FSDL has a way: torch.nn.TransformerDecoder (post-norm,
@@ -21,7 +22,6 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.numpy import load_file
 from torch import nn
 
 START, END, PAD = 1, 2, 3
@@ -131,16 +131,22 @@ class ResnetTransformer(nn.Module):
     def decode(self, memory, tokens):
         """FSDL's decode: teacher-forced logits (T, B, V) for tokens (B, T)."""
         t = tokens.shape[1]
-        mask = nn.Transformer.generate_square_subsequent_mask(t)
-        padding = torch.zeros(tokens.shape).masked_fill(tokens == PAD, float("-inf"))
+        mask = nn.Transformer.generate_square_subsequent_mask(t, device=tokens.device)
+        padding = torch.zeros(tokens.shape, device=tokens.device).masked_fill(tokens == PAD, float("-inf"))
         out = self.decoder(self.embed(tokens, 0), memory, tgt_mask=mask, tgt_key_padding_mask=padding)
         return self.head(out)
 
 
+def load_config(directory, preset):
+    with open(f"{directory}/{preset}.json") as f:
+        return json.load(f)
+
+
 def load_twin(directory, preset):
     """The twin of `{directory}/{preset}.safetensors` (burn names, PyTorch layouts)."""
-    with open(f"{directory}/{preset}.json") as f:
-        config = json.load(f)
+    from safetensors.numpy import load_file  # not needed by `gpu`: GPU boxes may lack it
+
+    config = load_config(directory, preset)
     model = ResnetTransformer(config["model"], config["vocab"])
     burn = load_file(f"{directory}/{preset}.safetensors")
     state = {}
@@ -177,7 +183,7 @@ def load_twin(directory, preset):
 def greedy_fsdl(model, memory, steps, forced=True):
     """FSDL's ResnetTransformer.forward loop: re-decode the prefix at every step."""
     b = memory.shape[1]
-    out = torch.full((b, steps + 1), PAD, dtype=torch.long)
+    out = torch.full((b, steps + 1), PAD, dtype=torch.long, device=memory.device)
     out[:, 0] = START
     for sy in range(1, steps + 1):
         logits = model.decode(memory, out[:, :sy])
@@ -211,7 +217,7 @@ def greedy_cached(model, memory, steps):
         v = F.linear(memory, w[2 * d :], bias[2 * d :])
         cross.append((_split(k, heads), _split(v, heads)))
     selfkv = [None] * len(layers)
-    token = torch.full((b, 1), START, dtype=torch.long)
+    token = torch.full((b, 1), START, dtype=torch.long, device=memory.device)
     out = []
     for t in range(steps):
         x = model.embed(token, t)  # (1, B, d)
@@ -237,6 +243,8 @@ def greedy_cached(model, memory, steps):
 
 
 def parity(directory):
+    from safetensors.numpy import load_file
+
     ok = True
     for preset in ("line", "paragraph"):
         model, _ = load_twin(directory, preset)
@@ -315,21 +323,90 @@ def timings(directory, paragraph_tokens, line_tokens, repeats, uncached):
         report(f"train step {preset}, B={batch}, {h}x{w}, T={length}", median(repeats, step))
 
 
+def gpu(directory, device, runs, train_batches=(16, 32), infer_batches=(1, 16)):
+    """The accelerator cases of `twin gpu`, with torch on `device`. Random weights of the
+    architecture in `{directory}/{preset}.json` (the cost does not depend on them), so this
+    needs neither the weights nor the safetensors package."""
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+
+    def mean_after_warmup(f):
+        for _ in range(3):
+            f()
+        sync()
+        t = time.perf_counter()
+        for _ in range(max(runs, 1)):
+            f()
+        sync()
+        return (time.perf_counter() - t) / max(runs, 1)
+
+    def report(case, seconds):
+        print(json.dumps({"framework": "pytorch", "device": device, "case": case, "seconds": seconds}), flush=True)
+
+    for preset, (h, w), length in (("line", (64, 1024), 64), ("paragraph", (576, 640), 200)):
+        for batch in train_batches:
+            config = load_config(directory, preset)
+            model = ResnetTransformer(config["model"], config["vocab"]).to(dev).train()
+            optim = torch.optim.Adam(model.parameters(), lr=1e-3)
+            loss_fn = nn.CrossEntropyLoss(ignore_index=PAD)
+            x = torch.rand(batch, 1, h, w, device=dev)
+            y = torch.randint(4, config["vocab"], (batch, length + 1), device=dev)
+            y[:, 0] = START
+
+            def step():
+                optim.zero_grad()
+                logits = model.decode(model.encode(x), y[:, :-1])
+                loss = loss_fn(logits.permute(1, 2, 0), y[:, 1:])
+                loss.backward()
+                optim.step()
+                loss.item()  # the host read burn's step makes too
+
+            report(f"train step {preset}, B={batch}, {h}x{w}, T={length}", mean_after_warmup(step))
+    for preset, (h, w), steps in (("line", (64, 1024), 64), ("paragraph", (576, 640), 400)):
+        config = load_config(directory, preset)
+        model = ResnetTransformer(config["model"], config["vocab"]).to(dev).eval()
+        for batch in infer_batches:
+            x = torch.rand(batch, 1, h, w, device=dev)
+            with torch.inference_mode():
+                seconds = mean_after_warmup(lambda: greedy_cached(model, model.encode(x), steps))
+            report(f"recognize {preset}, B={batch}, {h}x{w}, {steps} tokens", seconds)
+    for c_in, c_out, k, stride, (h, w) in ((1, 32, 7, 2, (64, 2048)), (32, 32, 3, 1, (16, 512))):
+        conv = nn.Conv2d(c_in, c_out, k, stride, k // 2).to(dev)
+        x = torch.rand(16, c_in, h, w, device=dev, requires_grad=True)
+
+        def fwd_bwd():
+            x.grad = None
+            conv(x).sum().backward()
+            x.grad.sum().item()
+
+        report(f"conv {k}x{k}/{stride} {c_in}->{c_out} fwd+bwd, 16x{c_in}x{h}x{w}", mean_after_warmup(fwd_bwd))
+    if dev.type == "cuda":
+        print(json.dumps({"framework": "pytorch", "device": device, "peak_memory_bytes": torch.cuda.max_memory_allocated()}))
+
+
 def table(files):
-    rows = {}
+    """Median over every sample of a (framework, case); ratios of each burn build to PyTorch."""
+    samples, frameworks = {}, []
     for path in files:
         with open(path) as f:
             for line in f:
-                if line.strip():
-                    r = json.loads(line)
-                    rows.setdefault(r["case"], {})[r["framework"]] = r["seconds"]
-    print("| case | burn (ours) | PyTorch | ours / PyTorch |")
-    print("|---|---|---|---|")
-    for case, t in rows.items():
-        burn, torch_s = t.get("burn"), t.get("pytorch")
-        ratio = f"**{burn / torch_s:.2f}**" if burn and torch_s else "—"
-        fmt = lambda s: "—" if s is None else (f"{s * 1e3:.0f} ms" if s < 10 else f"{s:.1f} s")
-        print(f"| {case} | {fmt(burn)} | {fmt(torch_s)} | {ratio} |")
+                r = json.loads(line) if line.strip() else {}
+                if "case" in r:
+                    if r["framework"] not in frameworks:
+                        frameworks.append(r["framework"])
+                    samples.setdefault(r["case"], {}).setdefault(r["framework"], []).append(r["seconds"])
+    ours = [f for f in frameworks if f != "pytorch"]
+
+    def fmt(s):
+        return "—" if s is None else (f"{s * 1e3:.0f} ms" if s < 10 else f"{s:.1f} s")
+
+    print("| case | " + " | ".join(frameworks) + " | " + " | ".join(f"{f} / PyTorch" for f in ours) + " |")
+    print("|---" * (1 + len(frameworks) + len(ours)) + "|")
+    for case, by in samples.items():
+        med = {f: statistics.median(by[f]) if f in by else None for f in frameworks}
+        torch_s = med.get("pytorch")
+        ratios = [f"**{med[f] / torch_s:.2f}**" if med[f] and torch_s else "—" for f in ours]
+        print(f"| {case} | " + " | ".join(fmt(med[f]) for f in frameworks) + " | " + " | ".join(ratios) + " |")
 
 
 def main():
@@ -344,6 +421,12 @@ def main():
     a.add_argument("--line-tokens", type=int, default=64)
     a.add_argument("--repeats", type=int, default=3)
     a.add_argument("--skip-uncached", action="store_true")
+    a = sub.add_parser("gpu")
+    a.add_argument("dir")
+    a.add_argument("--device", default="cuda")
+    a.add_argument("--runs", type=int, default=10)
+    a.add_argument("--train-batches", type=lambda s: [int(b) for b in s.split(",")], default=[16, 32])
+    a.add_argument("--infer-batches", type=lambda s: [int(b) for b in s.split(",")], default=[1, 16])
     a = sub.add_parser("table")
     a.add_argument("files", nargs="+")
     args = p.parse_args()
@@ -352,6 +435,8 @@ def main():
     elif args.command == "time":
         torch.set_num_threads(args.threads)
         timings(args.dir, args.paragraph_tokens, args.line_tokens, args.repeats, not args.skip_uncached)
+    elif args.command == "gpu":
+        gpu(args.dir, args.device, args.runs, args.train_batches, args.infer_batches)
     else:
         table(args.files)
 

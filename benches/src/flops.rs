@@ -46,8 +46,8 @@ pub fn decoder(cfg: &ModelConfig, vocab: usize, tokens: usize, memory: usize) ->
         memory as f64,
         cfg.d_ff as f64,
     );
-    let per_layer = 6.0 * d * d * t + 2.0 * d * d * s + 2.0 * t * t * d + 2.0 * t * s * d
-        + 2.0 * d * ff * t;
+    let per_layer =
+        6.0 * d * d * t + 2.0 * d * d * s + 2.0 * t * t * d + 2.0 * t * s * d + 2.0 * d * ff * t;
     2.0 * (cfg.n_layers as f64 * per_layer + d * vocab as f64 * t)
 }
 
@@ -59,8 +59,7 @@ pub fn cache_start(cfg: &ModelConfig, memory: usize) -> f64 {
 /// One cached decoding step whose self-attention sees `prefix` positions (itself included).
 pub fn cached_step(cfg: &ModelConfig, vocab: usize, prefix: usize, memory: usize) -> f64 {
     let (d, ff) = (cfg.d_model as f64, cfg.d_ff as f64);
-    let per_layer =
-        6.0 * d * d + 2.0 * prefix as f64 * d + 2.0 * memory as f64 * d + 2.0 * d * ff;
+    let per_layer = 6.0 * d * d + 2.0 * prefix as f64 * d + 2.0 * memory as f64 * d + 2.0 * d * ff;
     2.0 * (cfg.n_layers as f64 * per_layer + d * vocab as f64)
 }
 

@@ -57,7 +57,7 @@ fn argmax(logits: Tensor<2>) -> Vec<i64> {
 pub fn forced_cached(model: &ResnetTransformer, memory: Tensor<3>, steps: usize) -> Vec<i64> {
     let device = memory.device();
     let batch = memory.dims()[0];
-    let mut cache = model.start_cache(memory);
+    let mut cache = model.start_cache_for(memory, steps);
     let mut input = vec![START as i64; batch];
     let mut out = Vec::with_capacity(steps * batch);
     for _ in 0..steps {
@@ -77,7 +77,11 @@ pub fn forced_uncached(model: &ResnetTransformer, memory: Tensor<3>, steps: usiz
         let tokens = Tensor::from_data(TensorData::new(prefix.clone(), [batch, t]), &device);
         let logits = model.decode(memory.clone(), tokens);
         let vocab = logits.dims()[2];
-        let next = argmax(logits.slice([0..batch, t - 1..t, 0..vocab]).reshape([batch, vocab]));
+        let next = argmax(
+            logits
+                .slice([0..batch, t - 1..t, 0..vocab])
+                .reshape([batch, vocab]),
+        );
         let mut grown = Vec::with_capacity(batch * (t + 1));
         for (b, id) in next.iter().enumerate() {
             grown.extend_from_slice(&prefix[b * t..(b + 1) * t]);
@@ -93,6 +97,16 @@ pub fn adam() -> ModuleOptimizer {
     AdamConfig::new().with_epsilon(1e-8).init()
 }
 
+/// Teacher-forced cross-entropy of `model` on `images` (targets are the inputs shifted by one).
+pub fn loss(
+    model: &ResnetTransformer,
+    images: Tensor<4>,
+    inputs: Tensor<2, Int>,
+    targets: Tensor<2, Int>,
+) -> Tensor<1> {
+    sequence_loss(model.forward(images, inputs), targets)
+}
+
 /// One training step: teacher-forced forward, cross-entropy, backward, Adam update.
 /// `model` must live on an autodiff device; `tokens` serve as input and (shifted) target.
 pub fn train_step(
@@ -104,7 +118,7 @@ pub fn train_step(
     let [b, t] = tokens.dims();
     let inputs = tokens.clone().slice([0..b, 0..t - 1]);
     let targets = tokens.slice([0..b, 1..t]);
-    let loss = sequence_loss(model.forward(images, inputs), targets);
+    let loss = loss(&model, images, inputs, targets);
     let value = loss.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     (optim.step(1e-3, model, grads), value)

@@ -13,9 +13,9 @@ use burn::prelude::*;
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use clap::{Parser, Subcommand};
 use safetensors::{Dtype, View};
-use text_recognizer::StagedModel;
 use text_recognizer::image::open_image;
 use text_recognizer::model::{Preset, PresetName};
+use text_recognizer::{DeviceSpec, StagedModel};
 
 #[derive(Parser)]
 #[command(about = "burn side of the PyTorch twin: weight export and timings")]
@@ -47,6 +47,22 @@ enum Command {
         /// Skip FSDL's uncached decoding (the slowest row).
         #[arg(long)]
         skip_uncached: bool,
+    },
+    /// Accelerator timings (`benches/gpu/run.sh`): training steps of both presets at batch 16
+    /// and 32, recognition latency at batch 1 and 16, one conv backward at the widest line.
+    Gpu {
+        /// `wgpu[:N]` or `cuda[:N]` (the binary needs that cargo feature); `flex` works too.
+        #[arg(long, default_value = "wgpu")]
+        device: DeviceSpec,
+        /// Timed steps or runs per case, after three warm-up ones (autotuning happens there).
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Training batch sizes.
+        #[arg(long, value_delimiter = ',', default_value = "16,32")]
+        train_batches: Vec<usize>,
+        /// Recognition batch sizes.
+        #[arg(long, value_delimiter = ',', default_value = "1,16")]
+        infer_batches: Vec<usize>,
     },
 }
 
@@ -120,7 +136,11 @@ fn export(dir: &Path, steps: usize) -> Result<()> {
                 let prep = &staged.manifest.preset.preprocess;
                 let line = prep.prepare(&open_image(Path::new(LINE_IMAGE))?);
                 let image = prep.batch_tensor(&[&line], &device);
-                (staged.manifest.preset.model.clone(), staged.model(&device)?, image)
+                (
+                    staged.manifest.preset.model.clone(),
+                    staged.model(&device)?,
+                    image,
+                )
             }
             PresetName::Paragraph => {
                 let p = Preset::named(preset);
@@ -144,7 +164,8 @@ fn export(dir: &Path, steps: usize) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("{}: {e:?}", weights.display()))?;
         let vocab = model.vocab_size();
         let [_, _, h, w] = image.dims();
-        let json = serde_json::json!({"preset": n, "model": config, "vocab": vocab, "image": [h, w]});
+        let json =
+            serde_json::json!({"preset": n, "model": config, "vocab": vocab, "image": [h, w]});
         std::fs::write(
             dir.join(format!("{n}.json")),
             serde_json::to_string_pretty(&json)?,
@@ -158,7 +179,10 @@ fn export(dir: &Path, steps: usize) -> Result<()> {
         let tensors = [
             ("image", f32_raw(image.try_to_vec_as()?, vec![1, 1, h, w])),
             ("tokens", i64_raw(toks.try_to_vec_as()?, vec![1, 24])),
-            ("logits", f32_raw(logits.try_to_vec_as()?, vec![1, 24, vocab])),
+            (
+                "logits",
+                f32_raw(logits.try_to_vec_as()?, vec![1, 24, vocab]),
+            ),
             ("greedy", i64_raw(greedy, vec![1, steps])),
         ];
         let bytes = safetensors::serialize(tensors.iter().map(|(k, v)| (*k, v)), None)?;
@@ -243,8 +267,107 @@ fn time(paragraph_tokens: usize, line_tokens: usize, repeats: usize, uncached: b
     }
 }
 
+/// Mean wall time of `runs` calls after three warm-up calls (which compile and autotune the
+/// kernels of each new shape on a GPU). Every call ends with a read to the host, so queued GPU
+/// work is finished when the clock stops.
+fn mean_after_warmup(runs: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..3 {
+        f();
+    }
+    let t = Instant::now();
+    for _ in 0..runs.max(1) {
+        f();
+    }
+    t.elapsed().as_secs_f64() / runs.max(1) as f64
+}
+
+fn gpu(
+    spec: &DeviceSpec,
+    runs: usize,
+    train_batches: &[usize],
+    infer_batches: &[usize],
+) -> Result<()> {
+    let device = spec.device()?;
+    device.seed(42);
+    let report = |case: String, seconds: f64| {
+        println!(
+            "{}",
+            serde_json::json!({"framework": "burn", "device": spec.to_string(), "case": case, "seconds": seconds})
+        );
+    };
+    let train = device.clone().autodiff();
+    for (preset, [h, w], len) in [
+        (PresetName::Line, [64, 1024], 64),
+        (PresetName::Paragraph, [576, 640], 200),
+    ] {
+        for &batch in train_batches {
+            let mut model = Some(Preset::named(preset).model.init(VOCAB, &train));
+            let mut optim = benches::adam();
+            let (x, y) = (images(batch, h, w, &train), tokens(batch, len + 1, &train));
+            let seconds = mean_after_warmup(runs, || {
+                let m = model.take().expect("model is put back after each step");
+                let (m, _) = train_step(m, &mut optim, x.clone(), y.clone());
+                model = Some(m);
+            });
+            report(
+                format!("train step {}, B={batch}, {h}x{w}, T={len}", name(preset)),
+                seconds,
+            );
+        }
+    }
+    for (preset, [h, w], steps) in [
+        (PresetName::Line, [64, 1024], 64),
+        (PresetName::Paragraph, [576, 640], 400),
+    ] {
+        let (_, model) = benches::model(preset, &device);
+        for &batch in infer_batches {
+            let x = images(batch, h, w, &device);
+            let seconds = mean_after_warmup(runs, || {
+                forced_cached(&model, model.encode(x.clone()), steps);
+            });
+            report(
+                format!(
+                    "recognize {}, B={batch}, {h}x{w}, {steps} tokens",
+                    name(preset)
+                ),
+                seconds,
+            );
+        }
+    }
+    // burn issue #4445: convolution backward on very wide inputs. The line preset's stem and a
+    // 3x3 stage-1 convolution at the widest line the preprocessing allows (2048 px).
+    for (c_in, c_out, k, stride, [h, w]) in [(1, 32, 7, 2, [64, 2048]), (32, 32, 3, 1, [16, 512])] {
+        let conv = burn::nn::conv::Conv2dConfig::new([c_in, c_out], [k, k])
+            .with_stride([stride, stride])
+            .with_padding(burn::nn::PaddingConfig2d::Explicit(
+                k / 2,
+                k / 2,
+                k / 2,
+                k / 2,
+            ))
+            .init(&train);
+        let x = images(16, h, w, &train).repeat_dim(1, c_in).require_grad();
+        let seconds = mean_after_warmup(runs, || {
+            let grads = conv.forward(x.clone()).sum().backward();
+            let gx = x.grad(&grads).expect("input gradient");
+            let _ = gx.sum().into_scalar::<f32>();
+        });
+        report(
+            format!("conv {k}x{k}/{stride} {c_in}->{c_out} fwd+bwd, 16x{c_in}x{h}x{w}"),
+            seconds,
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Gpu {
+            device,
+            runs,
+            train_batches,
+            infer_batches,
+        } => gpu(&device, runs, &train_batches, &infer_batches),
         Command::Export { dir, steps } => export(&dir, steps),
         Command::Time {
             paragraph_tokens,

@@ -80,7 +80,7 @@ fn column(ids: &[i64], device: &Device) -> Tensor<2, Int> {
 pub fn greedy(model: &ResnetTransformer, memory: Tensor<3>, max_len: usize) -> Vec<Decoded> {
     let device = memory.device();
     let batch = memory.dims()[0];
-    let mut cache = model.start_cache(memory);
+    let mut cache = model.start_cache_for(memory, max_len);
     let mut runs: Vec<Running> = (0..batch)
         .map(|_| Running {
             tokens: Vec::new(),

@@ -54,6 +54,20 @@ impl Attention {
         )
     }
 
+    /// Zeroed key and value buffers for `capacity` positions, filled in place by a KV cache.
+    ///
+    /// # Shapes
+    /// Two `[B, h, capacity, d_k]`.
+    pub fn empty_kv(
+        &self,
+        batch: usize,
+        capacity: usize,
+        device: &Device,
+    ) -> (Tensor<4>, Tensor<4>) {
+        let shape = [batch, self.n_heads, capacity, self.d_k];
+        (Tensor::zeros(shape, device), Tensor::zeros(shape, device))
+    }
+
     /// Attends `x` (queries) over projected keys/values. `mask` is additive (0 or a large
     /// negative number), broadcast to the score shape.
     ///

@@ -23,8 +23,13 @@ pub struct DecoderLayer {
 }
 
 /// Cached keys and values of one layer.
+///
+/// The self-attention buffers are allocated for the whole output once and written in place
+/// (`slice_assign` on a uniquely held tensor), instead of growing by `cat`: a `cat` copies the
+/// whole cache at every step, O(t²) bytes over a paragraph.
 #[derive(Clone, Debug)]
 pub struct LayerCache {
+    /// `[B, h, capacity, d_k]` keys and values; positions `..len` are filled.
     self_kv: Option<(Tensor<4>, Tensor<4>)>,
     cross_kv: (Tensor<4>, Tensor<4>),
 }
@@ -35,6 +40,23 @@ pub struct DecoderCache {
     pub(crate) layers: Vec<LayerCache>,
     /// Tokens already decoded (the next token's position).
     pub(crate) len: usize,
+}
+
+impl DecoderCache {
+    /// Tokens decoded so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True before the first step.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Forgets every token after the first `len` (the next step overwrites their slots).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
 }
 
 impl DecoderLayer {
@@ -95,27 +117,45 @@ impl DecoderLayer {
         self.residual(x, &self.norm3, |h| self.feed_forward(h))
     }
 
-    /// Cross-attention keys/values of `memory`, computed once per image.
-    pub fn start_cache(&self, memory: Tensor<3>) -> LayerCache {
+    /// Cross-attention keys/values of `memory`, computed once per image, and self-attention
+    /// buffers for `capacity` tokens.
+    pub fn start_cache(&self, memory: Tensor<3>, capacity: usize) -> LayerCache {
+        let batch = memory.dims()[0];
+        let device = memory.device();
         LayerCache {
-            self_kv: None,
+            self_kv: Some(self.self_attn.empty_kv(batch, capacity.max(1), &device)),
             cross_kv: self.cross_attn.project_kv(memory),
         }
     }
 
-    /// One decoding step for new tokens `x` (`[B, 1, d]`), appending their K/V to the cache.
-    pub fn step(&self, x: Tensor<3>, cache: &mut LayerCache) -> Tensor<3> {
+    /// One decoding step for new tokens `x` (`[B, 1, d]`) at position `pos`, writing their K/V
+    /// into the cache.
+    pub fn step(&self, x: Tensor<3>, cache: &mut LayerCache, pos: usize) -> Tensor<3> {
         let x = self.residual(x, &self.norm1, |h| {
             let (k_new, v_new) = self.self_attn.project_kv(h.clone());
-            let (k, v) = match cache.self_kv.take() {
-                Some((k, v)) => (
-                    Tensor::cat(vec![k, k_new], 2),
-                    Tensor::cat(vec![v, v_new], 2),
-                ),
-                None => (k_new, v_new),
-            };
-            // Only past and present keys are cached, so no causal mask is needed.
-            let out = self.self_attn.attend(h, k.clone(), v.clone(), None);
+            let (mut k, mut v) = cache
+                .self_kv
+                .take()
+                .unwrap_or_else(|| unreachable!("start_cache fills self_kv; step puts it back"));
+            let [b, heads, capacity, d_k] = k.dims();
+            if pos >= capacity {
+                // Longer than planned: double the buffers (amortised O(1) per token).
+                let (k_more, v_more) = self.self_attn.empty_kv(b, capacity, &k.device());
+                k = Tensor::cat(vec![k, k_more], 2);
+                v = Tensor::cat(vec![v, v_more], 2);
+            }
+            let at = [0..b, 0..heads, pos..pos + 1, 0..d_k];
+            let k = k.slice_assign(at.clone(), k_new);
+            let v = v.slice_assign(at, v_new);
+            // Views of the filled prefix: past and present keys only, so no causal mask. They
+            // are dropped before the next step, leaving the buffers uniquely held again.
+            let filled = [0..b, 0..heads, 0..pos + 1, 0..d_k];
+            let out = self.self_attn.attend(
+                h,
+                k.clone().slice(filled.clone()),
+                v.clone().slice(filled),
+                None,
+            );
             cache.self_kv = Some((k, v));
             out
         });

@@ -195,13 +195,19 @@ impl ResnetTransformer {
         self.decode(memory, tokens)
     }
 
-    /// Starts a KV cache for `memory` (cross-attention keys/values computed once).
+    /// Starts a KV cache for `memory` (cross-attention keys/values computed once) with room
+    /// for the longest output; [`Self::start_cache_for`] sizes it for fewer tokens.
     pub fn start_cache(&self, memory: Tensor<3>) -> DecoderCache {
+        self.start_cache_for(memory, self.max_output_len)
+    }
+
+    /// Starts a KV cache with room for `tokens` decoding steps (it grows if more come).
+    pub fn start_cache_for(&self, memory: Tensor<3>, tokens: usize) -> DecoderCache {
         DecoderCache {
             layers: self
                 .layers
                 .iter()
-                .map(|l| l.start_cache(memory.clone()))
+                .map(|l| l.start_cache(memory.clone(), tokens))
                 .collect(),
             len: 0,
         }
@@ -214,7 +220,7 @@ impl ResnetTransformer {
     pub fn step(&self, tokens: Tensor<2, Int>, cache: &mut DecoderCache) -> Tensor<2> {
         let mut x = self.embed(tokens, cache.len);
         for (layer, c) in self.layers.iter().zip(cache.layers.iter_mut()) {
-            x = layer.step(x, c);
+            x = layer.step(x, c, cache.len);
         }
         cache.len += 1;
         let [b, _, d] = x.dims();
@@ -260,7 +266,8 @@ mod tests {
             .decode(memory.clone(), tokens)
             .try_to_vec_as::<f32>()
             .expect("reads");
-        let mut cache = model.start_cache(memory);
+        // Room for 2 tokens: the buffers must grow (twice) on the way to 5.
+        let mut cache = model.start_cache_for(memory.clone(), 2);
         for (t, &id) in ids.iter().enumerate() {
             let tok = Tensor::<2, Int>::from_data(TensorData::new(vec![id], [1, 1]), &device);
             let step = model
@@ -270,6 +277,34 @@ mod tests {
             for (v, (a, b)) in step.iter().zip(&full[t * 10..(t + 1) * 10]).enumerate() {
                 assert!((a - b).abs() < 1e-4, "step {t} logit {v}: {a} vs {b}");
             }
+        }
+    }
+
+    #[test]
+    fn a_truncated_cache_decodes_a_different_continuation() {
+        let device = Device::flex();
+        let model = tiny().init(10, &device);
+        let images =
+            Tensor::<4>::random([1, 1, 32, 48], burn::tensor::Distribution::Default, &device);
+        let memory = model.encode(images);
+        let tok = |id: i64| Tensor::<2, Int>::from_data(TensorData::new(vec![id], [1, 1]), &device);
+        let mut cache = model.start_cache(memory.clone());
+        for id in [1, 5, 7] {
+            let _ = model.step(tok(id), &mut cache);
+        }
+        cache.truncate(2);
+        assert_eq!(cache.len(), 2);
+        let step = model
+            .step(tok(9), &mut cache)
+            .try_to_vec_as::<f32>()
+            .expect("reads");
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 5, 9], [1, 3]), &device);
+        let full = model
+            .decode(memory, ids)
+            .try_to_vec_as::<f32>()
+            .expect("reads");
+        for (a, b) in step.iter().zip(&full[20..30]) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
         }
     }
 
