@@ -13,11 +13,7 @@ set -uo pipefail
 out=${1:?usage: benches/gpu/run.sh OUT [RUNS]}
 runs=${2:-10}
 mkdir -p "$out"
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-[ -f "$icd" ] && export VK_DRIVER_FILES=$icd
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/device.txt"
+source datasets/gpu/vulkan.sh
 xz -dc .gpu/twin.xz > /tmp/twin && chmod +x /tmp/twin
 /tmp/twin export /tmp/twin-models 2> "$out/export.log" || tail "$out/export.log"
 

@@ -16,11 +16,7 @@ out=$3
 name=$4
 shift 4
 mkdir -p "$out"
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-[ -f "$icd" ] && export VK_DRIVER_FILES=$icd
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/device.txt"
+source datasets/gpu/vulkan.sh
 xz -dc .gpu/train-app.xz > /tmp/train-app && chmod +x /tmp/train-app
 xz -dkf .gpu/cache/processed/kjv.txt.xz
 for t in .gpu/*.tar .gpu/*.tar.xz; do [ -f "$t" ] &&  tar xf "$t" -C .gpu; done

@@ -1,8 +1,10 @@
 //! The burn side of the PyTorch twin (`benches/pytorch/`):
-//! * `twin export DIR` writes a randomly initialised model of each preset with PyTorch names
-//!   (burn's `SafetensorsStore` + `BurnToPyTorchAdapter`), its architecture as JSON, and a
-//!   reference input with burn's logits and greedy tokens, for the twin's parity check;
-//! * `twin time` times the operations `compare.sh` puts side by side and prints JSON lines.
+//! * `twin export DIR` writes two models with PyTorch names (burn's `SafetensorsStore` +
+//!   `BurnToPyTorchAdapter`): the shipped line model and a randomly initialised `paragraph`
+//!   preset. With each go its architecture as JSON and a reference input with burn's logits and
+//!   greedy tokens, for the twin's parity check;
+//! * `twin time` times the operations `compare.sh` puts side by side and prints JSON lines;
+//! * `twin gpu` times the accelerator cases of `benches/gpu/run.sh`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
