@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# burn (ours) against the PyTorch twin, same weights, same inputs, same thread count:
+# burn (ours) against the PyTorch twin at the same thread count (same weights and inputs for parity,
+# same shapes and token counts for timing):
 #   1. builds `twin` (release) and exports the models burn uses (benches/src/bin/twin.rs);
 #   2. parity: the twin loads those weights; logits within 1e-3 and identical greedy tokens;
 #   3. times both, alternating, ROUNDS times (each a median of REPEATS after a warm-up), and
