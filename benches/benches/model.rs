@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use benches::{VOCAB, flops, forced_cached, forced_uncached, images, tokens, train_step};
+use benches::{TrainBench, VOCAB, flops, forced_cached, forced_uncached, images, tokens};
 use burn::prelude::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use text_recognizer::Recognizer;
@@ -142,36 +142,23 @@ fn training(c: &mut Criterion) {
         let cfg = Preset::named(preset).model;
         let step_flops = batch as f64 * flops::train_step(&cfg, VOCAB, [h, w], len);
         g.throughput(Throughput::Elements(step_flops as u64));
-        let mut model = Some(cfg.init(VOCAB, &device));
-        let mut optim = benches::adam();
-        let (x, y) = (
-            images(batch, h, w, &device),
-            tokens(batch, len + 1, &device),
-        );
+        let mut bench = TrainBench::new(preset, batch, [h, w], len, &device);
         g.bench_function(format!("{preset:?}, B={batch}, {h}x{w}, T={len}"), |b| {
-            b.iter(|| {
-                let m = model.take().expect("model is put back after each step");
-                let (m, loss) = train_step(m, &mut optim, x.clone(), y.clone());
-                model = Some(m);
-                loss
-            })
+            b.iter(|| bench.step())
         });
         // Where the step's time goes: the forward alone, then forward + backward.
-        let m = model.take().expect("model");
-        let (inputs, targets) = (
-            y.clone().slice([0..batch, 0..len]),
-            y.clone().slice([0..batch, 1..len + 1]),
-        );
+        let (m, x) = (bench.model(), bench.images());
+        let (inputs, targets) = bench.inputs_and_targets();
         // The forward is a third of the counted work (the backward is two thirds).
         g.throughput(Throughput::Elements((step_flops / 3.0) as u64));
         g.bench_function(format!("{preset:?} forward only"), |b| {
             b.iter(|| {
-                benches::loss(&m, x.clone(), inputs.clone(), targets.clone()).into_scalar::<f32>()
+                benches::loss(m, x.clone(), inputs.clone(), targets.clone()).into_scalar::<f32>()
             })
         });
         g.throughput(Throughput::Elements(step_flops as u64));
         g.bench_function(format!("{preset:?} forward + backward"), |b| {
-            b.iter(|| benches::loss(&m, x.clone(), inputs.clone(), targets.clone()).backward())
+            b.iter(|| benches::loss(m, x.clone(), inputs.clone(), targets.clone()).backward())
         });
     }
     g.finish();

@@ -92,11 +92,6 @@ pub fn forced_uncached(model: &ResnetTransformer, memory: Tensor<3>, steps: usiz
     prefix
 }
 
-/// Adam with PyTorch's defaults (lr 1e-3, ε 1e-8), the optimizer the twin uses.
-pub fn adam() -> ModuleOptimizer {
-    AdamConfig::new().with_epsilon(1e-8).init()
-}
-
 /// Teacher-forced cross-entropy of `model` on `images` (targets are the inputs shifted by one).
 pub fn loss(
     model: &ResnetTransformer,
@@ -107,19 +102,65 @@ pub fn loss(
     sequence_loss(model.forward(images, inputs), targets)
 }
 
-/// One training step: teacher-forced forward, cross-entropy, backward, Adam update.
-/// `model` must live on an autodiff device; `tokens` serve as input and (shifted) target.
-pub fn train_step(
-    model: ResnetTransformer,
-    optim: &mut ModuleOptimizer,
+/// A model, its Adam state and one fixed random batch, for timing training steps.
+pub struct TrainBench {
+    model: Option<ResnetTransformer>,
+    optim: ModuleOptimizer,
     images: Tensor<4>,
     tokens: Tensor<2, Int>,
-) -> (ResnetTransformer, f32) {
-    let [b, t] = tokens.dims();
-    let inputs = tokens.clone().slice([0..b, 0..t - 1]);
-    let targets = tokens.slice([0..b, 1..t]);
-    let loss = loss(&model, images, inputs, targets);
-    let value = loss.clone().into_scalar::<f32>();
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    (optim.step(1e-3, model, grads), value)
+}
+
+impl TrainBench {
+    /// A fresh `preset` model on `device` (an autodiff device) with a batch of `batch` random
+    /// `height × width` images and `len` target tokens.
+    pub fn new(
+        preset: PresetName,
+        batch: usize,
+        [h, w]: [usize; 2],
+        len: usize,
+        device: &Device,
+    ) -> Self {
+        TrainBench {
+            model: Some(Preset::named(preset).model.init(VOCAB, device)),
+            optim: AdamConfig::new().with_epsilon(1e-8).init(),
+            images: images(batch, h, w, device),
+            tokens: tokens(batch, len + 1, device),
+        }
+    }
+
+    /// The model (between steps).
+    pub fn model(&self) -> &ResnetTransformer {
+        self.model
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("step puts the model back"))
+    }
+
+    /// Teacher-forcing input and (shifted) target.
+    pub fn inputs_and_targets(&self) -> (Tensor<2, Int>, Tensor<2, Int>) {
+        let [b, t] = self.tokens.dims();
+        (
+            self.tokens.clone().slice([0..b, 0..t - 1]),
+            self.tokens.clone().slice([0..b, 1..t]),
+        )
+    }
+
+    /// Images of the batch.
+    pub fn images(&self) -> Tensor<4> {
+        self.images.clone()
+    }
+
+    /// One training step (teacher-forced forward, cross-entropy, backward, Adam with PyTorch's
+    /// defaults: lr 1e-3, ε 1e-8, as the twin); returns the loss.
+    pub fn step(&mut self) -> f32 {
+        let (inputs, targets) = self.inputs_and_targets();
+        let model = self
+            .model
+            .take()
+            .unwrap_or_else(|| unreachable!("put back below"));
+        let loss = loss(&model, self.images.clone(), inputs, targets);
+        let value = loss.clone().into_scalar::<f32>();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        self.model = Some(self.optim.step(1e-3, model, grads));
+        value
+    }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use benches::{VOCAB, forced_cached, forced_uncached, images, tokens, train_step};
+use benches::{TrainBench, VOCAB, forced_cached, forced_uncached, images, tokens};
 use burn::prelude::*;
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use clap::{Parser, Subcommand};
@@ -254,13 +254,9 @@ fn time(paragraph_tokens: usize, line_tokens: usize, repeats: usize, uncached: b
         (PresetName::Line, 4, [64, 512], 48),
         (PresetName::Paragraph, 2, [576, 640], 200),
     ] {
-        let mut model = Some(Preset::named(preset).model.init(VOCAB, &train));
-        let mut optim = benches::adam();
-        let (x, y) = (images(batch, h, w, &train), tokens(batch, len + 1, &train));
+        let mut bench = TrainBench::new(preset, batch, [h, w], len, &train);
         let seconds = median(repeats, || {
-            let m = model.take().expect("model is put back after each step");
-            let (m, _) = train_step(m, &mut optim, x.clone(), y.clone());
-            model = Some(m);
+            bench.step();
         });
         report(
             &format!("train step {}, B={batch}, {h}x{w}, T={len}", name(preset)),
@@ -303,13 +299,9 @@ fn gpu(
         (PresetName::Paragraph, [576, 640], 200),
     ] {
         for &batch in train_batches {
-            let mut model = Some(Preset::named(preset).model.init(VOCAB, &train));
-            let mut optim = benches::adam();
-            let (x, y) = (images(batch, h, w, &train), tokens(batch, len + 1, &train));
+            let mut bench = TrainBench::new(preset, batch, [h, w], len, &train);
             let seconds = mean_after_warmup(runs, || {
-                let m = model.take().expect("model is put back after each step");
-                let (m, _) = train_step(m, &mut optim, x.clone(), y.clone());
-                model = Some(m);
+                bench.step();
             });
             report(
                 format!("train step {}, B={batch}, {h}x{w}, T={len}", name(preset)),
