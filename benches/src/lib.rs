@@ -6,7 +6,6 @@ pub mod flops;
 
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
 use burn::tensor::{Distribution, TensorData};
 use text_recognizer::charset::START;
 use text_recognizer::model::{Preset, PresetName, ResnetTransformer};
@@ -46,7 +45,7 @@ pub fn tokens(batch: usize, len: usize, device: &Device) -> Tensor<2, Int> {
 
 /// Argmax of `[B, V]` logits, read to the host: one sync per step, as FSDL's loop does.
 fn argmax(logits: Tensor<2>) -> Vec<i64> {
-    softmax(logits, 1)
+    logits
         .argmax(1)
         .try_to_vec_as::<i64>()
         .expect("reading ids from the device")
