@@ -1,5 +1,6 @@
-//! The model on the CPU (`flex`): encoder, one decoder step, whole recognitions, greedy decoding
-//! with and without the KV cache, training steps.
+//! The model on the CPU (`flex`): encoder, encoder layers (burn's operations against ours), one
+//! decoder step, whole recognitions, greedy decoding with and without the KV cache, training
+//! steps.
 //! Run: `cargo bench -p benches --bench model` (add a filter, e.g. `-- encoder`).
 //!
 //! Where a FLOP count makes sense the group's throughput is set to it, so criterion's
@@ -164,9 +165,55 @@ fn training(c: &mut Criterion) {
     g.finish();
 }
 
+/// One 3×3 convolution and one batch norm, forward + backward, at the line preset's four stage
+/// shapes (B=4, 64×512 input): burn's own operations against `text_recognizer::model::cpu`.
+fn encoder_layers(c: &mut Criterion) {
+    use burn::tensor::module::conv2d as burn_conv2d;
+    use burn::tensor::ops::ConvOptions;
+    use text_recognizer::model::cpu::{batch_norm::batch_norm, conv::conv2d};
+
+    let device = Device::flex().autodiff();
+    let mut g = c.benchmark_group("encoder layer fwd + bwd, line stages, B=4");
+    g.sample_size(20);
+    for [ch, h, w] in [[32, 16, 128], [64, 8, 64], [128, 4, 32], [256, 2, 32]] {
+        let random = |shape: [usize; 4]| {
+            Tensor::<4>::random(shape, burn::tensor::Distribution::Default, &device).require_grad()
+        };
+        let (x, weight) = (random([4, ch, h, w]), random([ch, ch, 3, 3]));
+        g.throughput(Throughput::Elements(
+            (3 * 2 * 4 * ch * ch * 9 * h * w) as u64,
+        ));
+        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        g.bench_function(format!("conv 3x3 {ch}ch {h}x{w}, burn"), |b| {
+            b.iter(|| {
+                burn_conv2d(x.clone(), weight.clone(), None, options.clone())
+                    .sum()
+                    .backward()
+            })
+        });
+        g.bench_function(format!("conv 3x3 {ch}ch {h}x{w}, ours"), |b| {
+            b.iter(|| {
+                conv2d(x.clone(), weight.clone(), [1, 1], [1, 1])
+                    .sum()
+                    .backward()
+            })
+        });
+        g.throughput(Throughput::Elements((4 * ch * h * w) as u64));
+        let bn = burn::nn::BatchNormConfig::new(ch).init(&device);
+        g.bench_function(format!("batch norm {ch}ch {h}x{w}, burn"), |b| {
+            b.iter(|| bn.forward(x.clone()).sum().backward())
+        });
+        g.bench_function(format!("batch norm {ch}ch {h}x{w}, ours"), |b| {
+            b.iter(|| batch_norm(&bn, x.clone()).sum().backward())
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     encoder,
+    encoder_layers,
     decoder_step,
     recognition,
     decoding,

@@ -6,6 +6,8 @@ use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
+use super::cpu::dropout::dropout;
+
 /// Scaled dot-product attention with `n_heads` heads.
 #[derive(Module, Debug)]
 pub struct Attention {
@@ -89,7 +91,7 @@ impl Attention {
         if let Some(mask) = mask {
             scores = scores + mask.unsqueeze::<4>().expand([b, self.n_heads, t, s]);
         }
-        let weights = self.dropout.forward(softmax(scores, 3));
+        let weights = dropout(&self.dropout, softmax(scores, 3));
         let context = weights.matmul(v).swap_dims(1, 2).reshape([b, t, d]);
         self.output.forward(context)
     }

@@ -7,6 +7,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use super::attention::Attention;
+use super::cpu::dropout::dropout;
 
 /// One decoder layer.
 #[derive(Module, Debug)]
@@ -84,7 +85,7 @@ impl DecoderLayer {
 
     fn feed_forward(&self, x: Tensor<3>) -> Tensor<3> {
         self.linear2
-            .forward(self.dropout.forward(relu(self.linear1.forward(x))))
+            .forward(dropout(&self.dropout, relu(self.linear1.forward(x))))
     }
 
     /// One sub-layer with residual, in either norm placement.
@@ -96,10 +97,10 @@ impl DecoderLayer {
     ) -> Tensor<3> {
         if self.norm_first {
             let y = f(norm.forward(x.clone()));
-            x + self.dropout.forward(y)
+            x + dropout(&self.dropout, y)
         } else {
             let y = f(x.clone());
-            norm.forward(x + self.dropout.forward(y))
+            norm.forward(x + dropout(&self.dropout, y))
         }
     }
 

@@ -9,6 +9,26 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
+use super::cpu::batch_norm::batch_norm;
+use super::cpu::conv;
+
+/// `conv` through [`conv::conv2d`] (a GEMM-shaped backward on the CPU); the module stays
+/// burn's `Conv2d` so records stay burn's. The encoder's convolutions have no bias and symmetric
+/// padding; anything else takes burn's path.
+fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [0, 0],
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
+            [top, left]
+        }
+        _ => return conv.forward(x),
+    };
+    if conv.bias.is_some() || conv.groups != 1 || conv.dilation != [1, 1] {
+        return conv.forward(x);
+    }
+    conv::conv2d(x, conv.weight.val(), conv.stride, padding)
+}
+
 /// ResNet trunk hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResnetConfig {
@@ -137,11 +157,11 @@ impl BasicBlock {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            Some(d) => batch_norm(&d.bn, convolve(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(self.conv1.forward(x)));
-        let out = self.bn2.forward(self.conv2.forward(out));
+        let out = relu(batch_norm(&self.bn1, convolve(&self.conv1, x)));
+        let out = batch_norm(&self.bn2, convolve(&self.conv2, out));
         relu(out + identity)
     }
 }
@@ -167,7 +187,7 @@ impl ResnetEncoder {
         } else {
             images
         };
-        let x = relu(self.bn1.forward(self.conv1.forward(images)));
+        let x = relu(batch_norm(&self.bn1, convolve(&self.conv1, images)));
         let mut x = self.maxpool.forward(x);
         for block in &self.blocks {
             x = block.forward(x);

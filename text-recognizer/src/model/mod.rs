@@ -8,6 +8,7 @@
 //! ```
 
 mod attention;
+pub mod cpu;
 mod decoder;
 mod encoder;
 mod positional;
@@ -24,6 +25,7 @@ pub use encoder::{ResnetConfig, ResnetEncoder};
 pub use preset::{Preset, PresetName};
 
 use attention::causal_mask;
+use cpu::dropout::dropout;
 use positional::{image_encoding, sequence_encoding};
 
 /// Architecture hyper-parameters (the alphabet size comes from the charset at `init`).
@@ -168,8 +170,10 @@ impl ResnetTransformer {
         let [b, t] = tokens.dims();
         let x = self.embedding.forward(tokens) * (self.d_model as f64).sqrt();
         let pe = sequence_encoding(start, t, self.d_model, &x.device());
-        self.embed_dropout
-            .forward(x + pe.unsqueeze::<3>().expand([b, t, self.d_model]))
+        dropout(
+            &self.embed_dropout,
+            x + pe.unsqueeze::<3>().expand([b, t, self.d_model]),
+        )
     }
 
     /// Teacher-forced decoding of `tokens` (which start with `<S>`).
