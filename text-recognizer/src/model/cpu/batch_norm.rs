@@ -87,8 +87,10 @@ fn ncs(x: &FlexTensor) -> (usize, usize, usize) {
     (n, c, shape.num_elements() / (n * c).max(1))
 }
 
-fn vector(values: Vec<f32>) -> FlexTensor {
+/// A `[C]` f32 tensor of per-channel values computed in f64.
+fn vector(values: Vec<f64>) -> FlexTensor {
     let len = values.len();
+    let values: Vec<f32> = values.into_iter().map(|v| v as f32).collect();
     FlexTensor::from_data(TensorData::new(values, [len]))
 }
 
@@ -145,11 +147,10 @@ impl FusedBatchNorm for Flex {
                 let (a, z) = (scale[i % c], shift[i % c]);
                 y.iter_mut().zip(x).for_each(|(y, &x)| *y = x * a + z);
             });
-        let to_f32 = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect::<Vec<_>>();
         (
             FlexTensor::from_data(TensorData::new(out, x.layout().shape().clone())),
-            vector(to_f32(mean)),
-            vector(to_f32(variance)),
+            vector(mean),
+            vector(variance),
         )
     }
 }
@@ -207,11 +208,10 @@ impl FusedBatchNormGrad for Flex {
                         *o = k * (d - mean_dy - (x - mu) * r * mean_dy_xhat);
                     });
             });
-        let to_f32 = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect::<Vec<_>>();
         (
             FlexTensor::from_data(TensorData::new(dx, x.layout().shape().clone())),
-            vector(to_f32(sum_dy_xhat)),
-            vector(to_f32(sum_dy)),
+            vector(sum_dy_xhat),
+            vector(sum_dy),
         )
     }
 }
