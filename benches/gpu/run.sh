@@ -6,16 +6,35 @@
 #
 # Prepared on the build box, carried beside the checkout (the device README says how):
 #   .gl/*.deb       the Vulkan loader packages (the GPU box has the NVIDIA driver, not the loader)
-#   .gpu/twin.xz    cargo build --release -p benches --bin twin --features wgpu; xz -9
-# The machine's own python3 + torch run the twin (it needs numpy, not safetensors).
+#   .gpu/twin-wgpu.xz     cargo build --release -p benches --bin twin --features wgpu; strip; xz -9
+#   .gpu/twin-vulkan.xz   the same with --features vulkan (SPIR-V instead of WGSL on Vulkan)
+# Each carried build runs (carry one or both: each takes about 5 minutes, mostly autotuning and
+# shader compilation in the warm-up steps). The machine's own python3 + torch run the twin
+# (it needs numpy, not safetensors), as PyTorch ships (TF32 cuDNN convolutions) and with every
+# product in float32 as burn's are (`--no-tf32`).
+# Each group of cases runs under its own time limit, so a hang or a crash in one (the wide
+# convolution is the suspect) costs only that group; the JSON lines of the others survive.
 # Usage: benches/gpu/run.sh OUT [RUNS]
+# A smoke test without a GPU: BURN_DEVICE=flex TORCH_DEVICE=cpu EXTRA="--train-batches 1", with
+# stubs for nvidia-smi and datasets/gpu/vulkan.sh.
 set -uo pipefail
 out=${1:?usage: benches/gpu/run.sh OUT [RUNS]}
 runs=${2:-10}
+burn_device=${BURN_DEVICE:-wgpu}
+torch_device=${TORCH_DEVICE:-cuda}
+extra=${EXTRA:-}
 mkdir -p "$out"
 source datasets/gpu/vulkan.sh
-xz -dc .gpu/twin.xz > /tmp/twin && chmod +x /tmp/twin
-/tmp/twin export /tmp/twin-models 2> "$out/export.log" || tail "$out/export.log"
+builds=()
+for z in .gpu/twin-*.xz; do
+  [ -f "$z" ] || continue
+  b=${z#.gpu/twin-}; b=${b%.xz}
+  xz -dc "$z" > "/tmp/twin-$b" && chmod +x "/tmp/twin-$b" && builds+=("$b")
+done
+[ ${#builds[@]} -gt 0 ] || { echo "no .gpu/twin-*.xz carried"; exit 1; }
+# Everything comes back in four files ($OUT returns at most eight): results.jsonl (every
+# framework's JSON lines), logs.txt (every stderr), groups.log and table.md; memory polls stay here.
+"/tmp/twin-${builds[0]}" export /tmp/twin-models 2>> "$out/logs.txt" || tail "$out/logs.txt"
 
 # Polls the GPU's memory in use every 0.2 s into $1; prints the poller's pid.
 poll_memory() {
@@ -23,17 +42,36 @@ poll_memory() {
   echo $!
 }
 peak() { sort -n "$1" | tail -1; }
+# One group of cases: BUILD (a burn build, pytorch or pytorch-fp32) GROUP SECONDS.
+group() {
+  local started=$SECONDS
+  case $1 in
+    pytorch*)
+      PYTHONUNBUFFERED=1 timeout "$3" python3 benches/pytorch/twin.py gpu /tmp/twin-models --device "$torch_device" \
+        --runs "$runs" --cases "$2" $extra $([ "$1" = pytorch-fp32 ] && echo --no-tf32) >> "$out/results.jsonl" 2>> "$out/logs.txt" ;;
+    *)
+      timeout "$3" "/tmp/twin-$1" gpu --device "$burn_device" --label "burn $1" --runs "$runs" --cases "$2" $extra \
+        >> "$out/results.jsonl" 2>> "$out/logs.txt" ;;
+  esac
+  echo "$1 $2: exit $? after $(( SECONDS - started )) s" | tee -a "$out/groups.log"
+}
 
-pid=$(poll_memory "$out/memory-burn.log")
-timeout 330 /tmp/twin gpu --device wgpu --runs "$runs" > "$out/burn.jsonl" 2> "$out/burn.log"
-echo "burn exit $?"; kill "$pid"
-pid=$(poll_memory "$out/memory-pytorch.log")
-timeout 200 python3 benches/pytorch/twin.py gpu /tmp/twin-models --device cuda --runs "$runs" \
-  > "$out/pytorch.jsonl" 2> "$out/pytorch.log"
-echo "pytorch exit $?"; kill "$pid"
-tail -n 3 "$out/burn.log" "$out/pytorch.log"
+for b in "${builds[@]}"; do
+  pid=$(poll_memory "/tmp/memory-$b.log")
+  group "$b" conv 45
+  group "$b" infer 110
+  group "$b" train 160
+  kill "$pid"
+done
+for b in pytorch pytorch-fp32; do
+  pid=$(poll_memory "/tmp/memory-$b.log")
+  group $b conv,infer,train 70
+  kill "$pid"
+done
 {
   echo "device: $(cat "$out/device.txt")"
-  echo "peak GPU memory in use (nvidia-smi, MiB): burn $(peak "$out/memory-burn.log"), PyTorch $(peak "$out/memory-pytorch.log")"
-  python3 benches/pytorch/twin.py table "$out/burn.jsonl" "$out/pytorch.jsonl"
+  echo -n "peak GPU memory in use (nvidia-smi, MiB):"
+  for b in "${builds[@]}" pytorch pytorch-fp32; do echo -n " $b $(peak "/tmp/memory-$b.log");"; done
+  echo
+  python3 benches/pytorch/twin.py table "$out/results.jsonl"
 } | tee "$out/table.md"

@@ -323,11 +323,15 @@ def timings(directory, paragraph_tokens, line_tokens, repeats, uncached):
         report(f"train step {preset}, B={batch}, {h}x{w}, T={length}", median(repeats, step))
 
 
-def gpu(directory, device, runs, train_batches=(16, 32), infer_batches=(1, 16)):
+def gpu(directory, device, runs, train_batches=(16, 32), infer_batches=(1, 16), cases=("train", "infer", "conv"), tf32=True):
     """The accelerator cases of `twin gpu`, with torch on `device`. Random weights of the
     architecture in `{directory}/{preset}.json` (the cost does not depend on them), so this
-    needs neither the weights nor the safetensors package."""
+    needs neither the weights nor the safetensors package. `tf32=False` turns off cuDNN's TF32
+    convolutions (on by default in PyTorch; its matmuls are strict float32 by default), so
+    every product is float32 as burn's are."""
     dev = torch.device(device)
+    framework = "pytorch" if tf32 else "pytorch-fp32"
+    torch.backends.cudnn.allow_tf32 = tf32
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 
     def mean_after_warmup(f):
@@ -341,8 +345,14 @@ def gpu(directory, device, runs, train_batches=(16, 32), infer_batches=(1, 16)):
         return (time.perf_counter() - t) / max(runs, 1)
 
     def report(case, seconds):
-        print(json.dumps({"framework": "pytorch", "device": device, "case": case, "seconds": seconds}), flush=True)
+        print(json.dumps({"framework": framework, "device": device, "case": case, "seconds": seconds}), flush=True)
 
+    unknown = set(cases) - {"train", "infer", "conv"}
+    if unknown:
+        sys.exit(f"--cases: unknown group(s) {sorted(unknown)} (train, infer, conv)")
+    train_batches = train_batches if "train" in cases else ()
+    infer_batches = infer_batches if "infer" in cases else ()
+    convs = ((1, 32, 7, 2, (64, 2048)), (32, 32, 3, 1, (16, 512))) if "conv" in cases else ()
     for preset, (h, w), length in (("line", (64, 1024), 64), ("paragraph", (576, 640), 200)):
         for batch in train_batches:
             config = load_config(directory, preset)
@@ -363,6 +373,8 @@ def gpu(directory, device, runs, train_batches=(16, 32), infer_batches=(1, 16)):
 
             report(f"train step {preset}, B={batch}, {h}x{w}, T={length}", mean_after_warmup(step))
     for preset, (h, w), steps in (("line", (64, 1024), 64), ("paragraph", (576, 640), 400)):
+        if not infer_batches:
+            break
         config = load_config(directory, preset)
         model = ResnetTransformer(config["model"], config["vocab"]).to(dev).eval()
         for batch in infer_batches:
@@ -370,7 +382,7 @@ def gpu(directory, device, runs, train_batches=(16, 32), infer_batches=(1, 16)):
             with torch.inference_mode():
                 seconds = mean_after_warmup(lambda: greedy_cached(model, model.encode(x), steps))
             report(f"recognize {preset}, B={batch}, {h}x{w}, {steps} tokens", seconds)
-    for c_in, c_out, k, stride, (h, w) in ((1, 32, 7, 2, (64, 2048)), (32, 32, 3, 1, (16, 512))):
+    for c_in, c_out, k, stride, (h, w) in convs:
         conv = nn.Conv2d(c_in, c_out, k, stride, k // 2).to(dev)
         x = torch.rand(16, c_in, h, w, device=dev, requires_grad=True)
 
@@ -381,7 +393,7 @@ def gpu(directory, device, runs, train_batches=(16, 32), infer_batches=(1, 16)):
 
         report(f"conv {k}x{k}/{stride} {c_in}->{c_out} fwd+bwd, 16x{c_in}x{h}x{w}", mean_after_warmup(fwd_bwd))
     if dev.type == "cuda":
-        print(json.dumps({"framework": "pytorch", "device": device, "peak_memory_bytes": torch.cuda.max_memory_allocated()}))
+        print(json.dumps({"framework": framework, "device": device, "peak_memory_bytes": torch.cuda.max_memory_allocated()}))
 
 
 def table(files):
@@ -398,7 +410,9 @@ def table(files):
     ours = [f for f in frameworks if f != "pytorch"]
 
     def fmt(s):
-        return "—" if s is None else (f"{s * 1e3:.0f} ms" if s < 10 else f"{s:.1f} s")
+        if s is None:
+            return "—"
+        return f"{s * 1e3:.2f} ms" if s < 0.01 else (f"{s * 1e3:.0f} ms" if s < 10 else f"{s:.1f} s")
 
     print("| case | " + " | ".join(frameworks) + " | " + " | ".join(f"{f} / PyTorch" for f in ours) + " |")
     print("|---" * (1 + len(frameworks) + len(ours)) + "|")
@@ -427,6 +441,8 @@ def main():
     a.add_argument("--runs", type=int, default=10)
     a.add_argument("--train-batches", type=lambda s: [int(b) for b in s.split(",")], default=[16, 32])
     a.add_argument("--infer-batches", type=lambda s: [int(b) for b in s.split(",")], default=[1, 16])
+    a.add_argument("--cases", type=lambda s: s.split(","), default=["train", "infer", "conv"])
+    a.add_argument("--no-tf32", action="store_true", help="strict float32 convolutions in cuDNN")
     a = sub.add_parser("table")
     a.add_argument("files", nargs="+")
     args = p.parse_args()
@@ -436,7 +452,7 @@ def main():
         torch.set_num_threads(args.threads)
         timings(args.dir, args.paragraph_tokens, args.line_tokens, args.repeats, not args.skip_uncached)
     elif args.command == "gpu":
-        gpu(args.dir, args.device, args.runs, args.train_batches, args.infer_batches)
+        gpu(args.dir, args.device, args.runs, args.train_batches, args.infer_batches, args.cases, not args.no_tf32)
     else:
         table(args.files)
 

@@ -3,6 +3,9 @@
 # points the loader at the driver's ICD, and writes the device's name to $out/device.txt.
 for f in .gl/*.deb; do dpkg -x "$f" /; done
 ldconfig
-icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-[ -f "$icd" ] && export VK_DRIVER_FILES=$icd
+for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
+  /etc/vulkan/icd.d/nvidia_icd.json; do
+  [ -f "$icd" ] && export VK_DRIVER_FILES=$icd && break
+done
+echo "Vulkan ICD: ${VK_DRIVER_FILES:-none found}"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/device.txt"

@@ -65,6 +65,14 @@ enum Command {
         /// Recognition batch sizes.
         #[arg(long, value_delimiter = ',', default_value = "1,16")]
         infer_batches: Vec<usize>,
+        /// Which groups of cases to run: `train`, `infer`, `conv` (run.sh gives each its own
+        /// time limit, so one slow group cannot take the others' results with it).
+        #[arg(long, value_delimiter = ',', default_value = "train,infer,conv")]
+        cases: Vec<String>,
+        /// The `framework` field of the JSON lines (a column of `twin.py table`), to tell
+        /// builds apart: `burn wgpu`, `burn vulkan`.
+        #[arg(long, default_value = "burn")]
+        label: String,
     },
 }
 
@@ -266,17 +274,24 @@ fn time(paragraph_tokens: usize, line_tokens: usize, repeats: usize, uncached: b
 }
 
 /// Mean wall time of `runs` calls after three warm-up calls (which compile and autotune the
-/// kernels of each new shape on a GPU). Every call ends with a read to the host, so queued GPU
-/// work is finished when the clock stops.
-fn mean_after_warmup(runs: usize, mut f: impl FnMut()) -> f64 {
+/// kernels of each new shape on a GPU). The device is synchronised before the clock starts and
+/// before it stops, so no queued GPU work falls outside the timed span (a training step reads
+/// its loss before its backward pass is queued).
+fn mean_after_warmup(device: &Device, runs: usize, mut f: impl FnMut()) -> Result<f64> {
     for _ in 0..3 {
         f();
     }
+    device
+        .sync()
+        .map_err(|e| anyhow::anyhow!("device sync: {e:?}"))?;
     let t = Instant::now();
     for _ in 0..runs.max(1) {
         f();
     }
-    t.elapsed().as_secs_f64() / runs.max(1) as f64
+    device
+        .sync()
+        .map_err(|e| anyhow::anyhow!("device sync: {e:?}"))?;
+    Ok(t.elapsed().as_secs_f64() / runs.max(1) as f64)
 }
 
 fn gpu(
@@ -284,25 +299,36 @@ fn gpu(
     runs: usize,
     train_batches: &[usize],
     infer_batches: &[usize],
+    cases: &[String],
+    label: &str,
 ) -> Result<()> {
+    if let Some(unknown) = cases
+        .iter()
+        .find(|c| !["train", "infer", "conv"].contains(&c.as_str()))
+    {
+        anyhow::bail!("--cases: unknown group {unknown:?} (train, infer, conv)");
+    }
+    let wanted = |group: &str| cases.iter().any(|c| c == group);
     let device = spec.device()?;
     device.seed(42);
     let report = |case: String, seconds: f64| {
         println!(
             "{}",
-            serde_json::json!({"framework": "burn", "device": spec.to_string(), "case": case, "seconds": seconds})
+            serde_json::json!({"framework": label, "device": spec.to_string(), "case": case, "seconds": seconds})
         );
     };
     let train = device.clone().autodiff();
+    let train_batches = if wanted("train") { train_batches } else { &[] };
+    let infer_batches = if wanted("infer") { infer_batches } else { &[] };
     for (preset, [h, w], len) in [
         (PresetName::Line, [64, 1024], 64),
         (PresetName::Paragraph, [576, 640], 200),
     ] {
         for &batch in train_batches {
             let mut bench = TrainBench::new(preset, batch, [h, w], len, &train);
-            let seconds = mean_after_warmup(runs, || {
+            let seconds = mean_after_warmup(&device, runs, || {
                 bench.step();
-            });
+            })?;
             report(
                 format!("train step {}, B={batch}, {h}x{w}, T={len}", name(preset)),
                 seconds,
@@ -313,12 +339,15 @@ fn gpu(
         (PresetName::Line, [64, 1024], 64),
         (PresetName::Paragraph, [576, 640], 400),
     ] {
+        if infer_batches.is_empty() {
+            break;
+        }
         let (_, model) = benches::model(preset, &device);
         for &batch in infer_batches {
             let x = images(batch, h, w, &device);
-            let seconds = mean_after_warmup(runs, || {
+            let seconds = mean_after_warmup(&device, runs, || {
                 forced_cached(&model, model.encode(x.clone()), steps);
-            });
+            })?;
             report(
                 format!(
                     "recognize {}, B={batch}, {h}x{w}, {steps} tokens",
@@ -330,7 +359,12 @@ fn gpu(
     }
     // burn issue #4445: convolution backward on very wide inputs. The line preset's stem and a
     // 3x3 stage-1 convolution at the widest line the preprocessing allows (2048 px).
-    for (c_in, c_out, k, stride, [h, w]) in [(1, 32, 7, 2, [64, 2048]), (32, 32, 3, 1, [16, 512])] {
+    let convs: &[_] = if wanted("conv") {
+        &[(1, 32, 7, 2, [64, 2048]), (32, 32, 3, 1, [16, 512])]
+    } else {
+        &[]
+    };
+    for &(c_in, c_out, k, stride, [h, w]) in convs {
         let conv = burn::nn::conv::Conv2dConfig::new([c_in, c_out], [k, k])
             .with_stride([stride, stride])
             .with_padding(burn::nn::PaddingConfig2d::Explicit(
@@ -341,11 +375,11 @@ fn gpu(
             ))
             .init(&train);
         let x = images(16, h, w, &train).repeat_dim(1, c_in).require_grad();
-        let seconds = mean_after_warmup(runs, || {
+        let seconds = mean_after_warmup(&device, runs, || {
             let grads = conv.forward(x.clone()).sum().backward();
             let gx = x.grad(&grads).expect("input gradient");
             let _ = gx.sum().into_scalar::<f32>();
-        });
+        })?;
         report(
             format!("conv {k}x{k}/{stride} {c_in}->{c_out} fwd+bwd, 16x{c_in}x{h}x{w}"),
             seconds,
@@ -361,7 +395,16 @@ fn main() -> Result<()> {
             runs,
             train_batches,
             infer_batches,
-        } => gpu(&device, runs, &train_batches, &infer_batches),
+            cases,
+            label,
+        } => gpu(
+            &device,
+            runs,
+            &train_batches,
+            &infer_batches,
+            &cases,
+            &label,
+        ),
         Command::Export { dir, steps } => export(&dir, steps),
         Command::Time {
             paragraph_tokens,
