@@ -8,6 +8,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
 use text_recognizer::charset::START;
+use text_recognizer::model::cpu::in_pool;
 use text_recognizer::model::{Preset, PresetName, ResnetTransformer};
 use text_recognizer::training::sequence_loss;
 
@@ -156,9 +157,13 @@ impl TrainBench {
             .model
             .take()
             .unwrap_or_else(|| unreachable!("put back below"));
-        let loss = loss(&model, self.images.clone(), inputs, targets);
-        let value = loss.clone().into_scalar::<f32>();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let images = self.images.clone();
+        // Forward and backward on a rayon worker, as `TrainStep` runs them in training.
+        let (value, grads) = in_pool(|| {
+            let loss = loss(&model, images, inputs, targets);
+            let value = loss.clone().into_scalar::<f32>();
+            (value, GradientsParams::from_grads(loss.backward(), &model))
+        });
         self.model = Some(self.optim.step(1e-3, model, grads));
         value
     }

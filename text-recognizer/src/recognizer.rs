@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::image::{PreprocessConfig, open_image};
 use crate::layout::{LayoutMode, LineBox, PagePlan, plan_page};
 use crate::model::ResnetTransformer;
+use crate::model::cpu::in_pool;
 use rayon::prelude::*;
 
 /// Images per forward pass in [`Recognizer::recognize_batch`] unless set otherwise.
@@ -175,6 +176,12 @@ impl Recognizer {
 
     /// Reads several images, batching those of similar width; results keep the input order.
     pub fn recognize_batch(&self, images: &[GrayImage]) -> Vec<Recognition> {
+        // On a rayon worker: each of the decoder's many small operations would otherwise be
+        // injected into the pool from outside (`in_pool`).
+        in_pool(|| self.recognize_batch_here(images))
+    }
+
+    fn recognize_batch_here(&self, images: &[GrayImage]) -> Vec<Recognition> {
         // Resizing is per image and CPU-bound: spread it over the cores.
         let prepared: Vec<GrayImage> = images
             .par_iter()

@@ -16,6 +16,7 @@ use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use clap::{Parser, Subcommand};
 use safetensors::{Dtype, View};
 use text_recognizer::image::open_image;
+use text_recognizer::model::cpu::in_pool;
 use text_recognizer::model::{Preset, PresetName};
 use text_recognizer::{DeviceSpec, StagedModel};
 
@@ -227,6 +228,7 @@ fn report(case: &str, seconds: f64) {
     );
 }
 
+/// Decoding runs on a rayon worker, as `Recognizer` runs it (`in_pool`).
 fn time(paragraph_tokens: usize, line_tokens: usize, repeats: usize, uncached: bool) {
     let device = Device::flex();
     device.seed(42);
@@ -236,14 +238,14 @@ fn time(paragraph_tokens: usize, line_tokens: usize, repeats: usize, uncached: b
     report(
         &format!("paragraph, KV cache, {paragraph_tokens} tokens"),
         median(repeats, || {
-            forced_cached(&para, para.encode(image.clone()), paragraph_tokens);
+            in_pool(|| forced_cached(&para, para.encode(image.clone()), paragraph_tokens));
         }),
     );
     if uncached {
         report(
             &format!("paragraph, no cache (FSDL), {paragraph_tokens} tokens"),
             median(repeats, || {
-                forced_uncached(&para, para.encode(image.clone()), paragraph_tokens);
+                in_pool(|| forced_uncached(&para, para.encode(image.clone()), paragraph_tokens));
             }),
         );
     }
@@ -253,7 +255,7 @@ fn time(paragraph_tokens: usize, line_tokens: usize, repeats: usize, uncached: b
     report(
         &format!("line {h}x{w}, KV cache, {line_tokens} tokens"),
         median(repeats, || {
-            forced_cached(&line, line.encode(image.clone()), line_tokens);
+            in_pool(|| forced_cached(&line, line.encode(image.clone()), line_tokens));
         }),
     );
     // Training steps at perf-baseline.md's shapes.
