@@ -5,6 +5,9 @@
 //! `Autodiff<Flex>` (with their own backward passes); dropout only draws its mask differently.
 //! The public functions take them on the CPU in f32 and fall back to burn's own operations on
 //! every other device and dtype, so GPU backends keep their kernels.
+//!
+//! [`in_pool`] runs tensor work on a rayon worker, where flex's parallel operations are cheap
+//! to start.
 
 pub mod batch_norm;
 pub mod conv;
@@ -24,7 +27,7 @@ fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
 /// every operation is injected into the pool and the caller sleeps on a latch until it is done:
 /// two context switches per operation, and three runnable threads on two cores. A training step
 /// of the line preset made about 2,200 context switches that way; from a worker, operations
-/// split with `join` on the spot (about 200), and the step took a sixth less time
+/// split with `join` on the spot (about 200), and the step took about 14 % less time
 /// (BENCHMARKS.md). `f` must not wait for work that other threads queue to the pool (a worker
 /// blocked there holds one of the pool's threads); tensor code does not.
 pub fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
