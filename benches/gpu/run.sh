@@ -32,8 +32,9 @@ for z in .gpu/twin-*.xz; do
   xz -dc "$z" > "/tmp/twin-$b" && chmod +x "/tmp/twin-$b" && builds+=("$b")
 done
 [ ${#builds[@]} -gt 0 ] || { echo "no .gpu/twin-*.xz carried"; exit 1; }
-# Everything comes back in four files ($OUT returns at most eight): results.jsonl (every
-# framework's JSON lines), logs.txt (every stderr), groups.log and table.md; memory polls stay here.
+# Everything comes back in five files ($OUT returns at most eight): device.txt, results.jsonl
+# (every framework's JSON lines), logs.txt (every stderr), groups.log and table.md; memory polls
+# stay on the machine.
 "/tmp/twin-${builds[0]}" export /tmp/twin-models 2>> "$out/logs.txt" || tail "$out/logs.txt"
 
 # Polls the GPU's memory in use every 0.2 s into $1; prints the poller's pid.

@@ -280,19 +280,20 @@ fn time(paragraph_tokens: usize, line_tokens: usize, repeats: usize, uncached: b
 /// before it stops, so no queued GPU work falls outside the timed span (a training step reads
 /// its loss before its backward pass is queued).
 fn mean_after_warmup(device: &Device, runs: usize, mut f: impl FnMut()) -> Result<f64> {
+    let sync = || {
+        device
+            .sync()
+            .map_err(|e| anyhow::anyhow!("device sync: {e:?}"))
+    };
     for _ in 0..3 {
         f();
     }
-    device
-        .sync()
-        .map_err(|e| anyhow::anyhow!("device sync: {e:?}"))?;
+    sync()?;
     let t = Instant::now();
     for _ in 0..runs.max(1) {
         f();
     }
-    device
-        .sync()
-        .map_err(|e| anyhow::anyhow!("device sync: {e:?}"))?;
+    sync()?;
     Ok(t.elapsed().as_secs_f64() / runs.max(1) as f64)
 }
 
