@@ -99,7 +99,8 @@ pub fn loss(
     inputs: Tensor<2, Int>,
     targets: Tensor<2, Int>,
 ) -> Tensor<1> {
-    sequence_loss(model.forward(images, inputs), targets)
+    let [b, _, _, w] = images.dims();
+    sequence_loss(model.forward(images, &vec![w; b], inputs), targets)
 }
 
 /// A model, its Adam state and one fixed random batch, for timing training steps.

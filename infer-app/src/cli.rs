@@ -3,7 +3,12 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use text_recognizer::image::variants::Variant;
 use text_recognizer::{DeviceSpec, LayoutMode};
+
+fn parse_variant(s: &str) -> Result<Variant, String> {
+    s.parse()
+}
 
 /// Read handwriting from images.
 #[derive(Parser, Debug)]
@@ -56,6 +61,17 @@ pub struct EvalArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = text_recognizer::recognizer::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
+    /// Beams of the decoder's search (1: greedy) [default: the model's own, 1 for the
+    /// embedded model].
+    #[arg(long)]
+    pub beam: Option<usize>,
+    /// Vary every image first, as users' images vary: tight, loose, small, large, inverted,
+    /// blurred, jpeg (plain: unchanged).
+    #[arg(long, value_parser = parse_variant)]
+    pub variant: Option<Variant>,
+    /// Score every variant of the images (a robustness table) instead of one report.
+    #[arg(long, conflicts_with = "variant")]
+    pub robustness: bool,
     /// Print one JSON object instead of the report.
     #[arg(long)]
     pub json: bool,
@@ -104,6 +120,10 @@ pub struct OcrArgs {
     /// Images per forward pass (lines of several images are batched together).
     #[arg(long, default_value_t = text_recognizer::recognizer::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
+    /// Beams of the decoder's search (1: greedy) [default: the model's own, 1 for the
+    /// embedded model].
+    #[arg(long)]
+    pub beam: Option<usize>,
     /// Threads for decoding, segmentation and the network [default: all cores].
     #[arg(short, long)]
     pub jobs: Option<usize>,

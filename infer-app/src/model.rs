@@ -20,9 +20,75 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<StagedModel> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use burn::tensor::Device;
+    use text_recognizer::Recognizer;
+    use text_recognizer::data::LineFolder;
+    use text_recognizer::image::{GrayImage, open_image};
+    use text_recognizer::metrics::{ErrorCount, char_errors};
+
+    /// Validation lines (writers no model here trained on), of very different widths.
+    fn val_lines() -> (Vec<GrayImage>, Vec<String>) {
+        let dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/fixtures/testaments-val-mini");
+        let (samples, skipped) = LineFolder::new(&dir).scan().expect("fixture folder");
+        assert!(skipped.is_empty() && samples.len() == 24, "{skipped:?}");
+        samples
+            .into_iter()
+            .map(|s| (open_image(&s.image).expect("fixture image"), s.text))
+            .unzip()
+    }
+
+    fn recognizer(batch: usize) -> Recognizer {
+        let staged = super::load(None).expect("embedded model");
+        Recognizer::from_staged(staged, Device::flex())
+            .expect("loads")
+            .with_batch_size(batch)
+    }
+
     #[test]
     fn the_embedded_model_loads() {
         let staged = super::load(None).expect("embedded model");
         assert_eq!(staged.manifest.name, "default-line");
+    }
+
+    /// The shipped model must read real lines it never saw: a broken or mis-staged model
+    /// (wrong alphabet, wrong preprocessing, random weights) reads them at 90-100 % CER.
+    #[test]
+    fn the_shipped_model_reads_unseen_lines_the_same_in_any_batch() {
+        let (images, refs) = val_lines();
+        let texts: Vec<Vec<String>> = [1, 7, 32]
+            .into_iter()
+            .map(|b| {
+                recognizer(b)
+                    .recognize_batch(&images)
+                    .into_iter()
+                    .map(|r| r.text)
+                    .collect()
+            })
+            .collect();
+        assert_eq!(texts[0], texts[1], "batch 1 and 7 differ");
+        assert_eq!(texts[0], texts[2], "batch 1 and 32 differ");
+        let errors = texts[0]
+            .iter()
+            .zip(&refs)
+            .fold(ErrorCount::default(), |acc, (h, r)| acc + char_errors(h, r));
+        let cer = 100.0 * errors.rate();
+        // Measured 2026-11-30: see datasets/configs/default-line.report.md.
+        assert!(cer < 45.0, "CER {cer:.1} % on 24 unseen lines");
+    }
+
+    #[test]
+    fn blank_images_read_as_nothing() {
+        let r = recognizer(4);
+        let images = [
+            GrayImage::from_pixel(600, 64, image::Luma([255])),
+            GrayImage::from_pixel(1, 1, image::Luma([255])),
+            GrayImage::from_pixel(300, 40, image::Luma([0])),
+        ];
+        for (i, read) in r.recognize_batch(&images).iter().enumerate() {
+            assert!(read.blank && read.text.is_empty(), "image {i}: {read:?}");
+        }
     }
 }

@@ -117,6 +117,11 @@ impl Charset {
         self.index.contains_key(&c)
     }
 
+    /// The token id of `c`, if it is in the alphabet.
+    pub fn id(&self, c: char) -> Option<usize> {
+        self.index.get(&c).copied()
+    }
+
     /// Encodes `text` as `<S> chars… <E>`. `context` names the text's origin in errors.
     pub fn encode(&self, text: &str, policy: UnknownCharPolicy, context: &str) -> Result<Encoded> {
         let mut ids = Vec::with_capacity(text.chars().count() + 2);

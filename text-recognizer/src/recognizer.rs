@@ -7,13 +7,17 @@ use image::GrayImage;
 
 use crate::artifact::StagedModel;
 use crate::charset::Charset;
-use crate::decode::greedy;
+use crate::decode::{Bounds, DecodeConfig, beam_search};
 use crate::error::Result;
-use crate::image::{PreprocessConfig, open_image};
+use crate::image::ink::is_blank;
+use crate::image::{Layout, PreprocessConfig, open_image};
 use crate::layout::{LayoutMode, LineBox, PagePlan, plan_page};
 use crate::model::ResnetTransformer;
 use crate::model::cpu::in_pool;
 use rayon::prelude::*;
+
+/// Smallest padded width of a line for models without a padding mask.
+const LEGACY_MIN_BUCKET: usize = 256;
 
 /// Images per forward pass in [`Recognizer::recognize_batch`] unless set otherwise.
 pub const DEFAULT_BATCH_SIZE: usize = 16;
@@ -27,8 +31,25 @@ pub struct Recognition {
     pub confidence: f32,
     /// Smallest token probability: low when one character is doubtful.
     pub min_confidence: f32,
-    /// True when decoding hit the model's length limit before the end token.
+    /// True when decoding stopped before the end token: the line's length limit, or a
+    /// repetition loop that was cut.
     pub truncated: bool,
+    /// True when the image held no ink (see [`crate::image::ink`]): the text is empty and not
+    /// decoded, and the confidence is 1.
+    pub blank: bool,
+}
+
+impl Recognition {
+    /// What an image without ink reads as.
+    pub fn blank() -> Self {
+        Recognition {
+            text: String::new(),
+            confidence: 1.0,
+            min_confidence: 1.0,
+            truncated: false,
+            blank: true,
+        }
+    }
 }
 
 /// One line of a page: its box (when the page was segmented) and what was read.
@@ -83,9 +104,12 @@ pub struct Recognizer {
     model: ResnetTransformer,
     charset: Charset,
     preprocess: PreprocessConfig,
+    decode: DecodeConfig,
     device: Device,
     manifest: crate::artifact::Manifest,
     batch_size: usize,
+    /// Tokens that may repeat alone without being a loop: leaders and spaces.
+    repeatable: Vec<usize>,
 }
 
 impl Recognizer {
@@ -97,13 +121,20 @@ impl Recognizer {
     /// Builds a recognizer from a staged model on `device`.
     pub fn from_staged(staged: StagedModel, device: Device) -> Result<Self> {
         let model = staged.model(&device)?;
+        let charset = staged.manifest.charset.clone();
+        let repeatable = ['.', '-', '_', ' ', '…', '·', '=', '~']
+            .into_iter()
+            .filter_map(|c| charset.id(c))
+            .collect();
         Ok(Recognizer {
             model,
-            charset: staged.manifest.charset.clone(),
+            charset,
             preprocess: staged.manifest.preset.preprocess.clone(),
+            decode: staged.manifest.preset.decode.clone(),
             device,
             manifest: staged.manifest,
             batch_size: DEFAULT_BATCH_SIZE,
+            repeatable,
         })
     }
 
@@ -111,6 +142,17 @@ impl Recognizer {
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);
         self
+    }
+
+    /// Sets the beam width (1: greedy), overriding the model's own.
+    pub fn with_beam(mut self, beam: usize) -> Self {
+        self.decode.beam = beam.max(1);
+        self
+    }
+
+    /// The decoding settings in use.
+    pub fn decode_config(&self) -> &DecodeConfig {
+        &self.decode
     }
 
     /// The model's description.
@@ -183,32 +225,78 @@ impl Recognizer {
 
     fn recognize_batch_here(&self, images: &[GrayImage]) -> Vec<Recognition> {
         // Resizing is per image and CPU-bound: spread it over the cores.
-        let prepared: Vec<GrayImage> = images
+        let prepared: Vec<(GrayImage, bool)> = images
             .par_iter()
-            .map(|i| self.preprocess.prepare(i))
+            .map(|i| {
+                let p = self.preprocess.prepare(i);
+                let blank = is_blank(&p);
+                (p, blank)
+            })
             .collect();
-        let mut order: Vec<usize> = (0..prepared.len()).collect();
-        // Similar widths together: less padding, and padding is what batching could change.
-        order.sort_by_key(|&i| prepared[i].width());
-        let mut out: Vec<Option<Recognition>> = vec![None; prepared.len()];
-        for chunk in order.chunks(self.batch_size) {
-            let batch: Vec<&GrayImage> = chunk.iter().map(|&i| &prepared[i]).collect();
-            let input = self.preprocess.batch_tensor(&batch, &self.device);
-            let memory = self.model.encode(input);
-            for (&i, d) in
-                chunk
-                    .iter()
-                    .zip(greedy(&self.model, memory, self.model.max_output_len()))
-            {
-                out[i] = Some(Recognition {
-                    text: self.charset.decode(&d.tokens),
-                    confidence: d.confidence,
-                    min_confidence: d.min_confidence,
-                    truncated: !d.finished,
-                });
+        let mut out: Vec<Recognition> = vec![Recognition::blank(); prepared.len()];
+        let mut order: Vec<usize> = (0..prepared.len()).filter(|&i| !prepared[i].1).collect();
+        // Similar widths together: less padding, so less wasted work. Batches never mix
+        // padding buckets (see `padded_width`).
+        let bucket = |i: usize| self.padded_width(prepared[i].0.width() as usize);
+        order.sort_by_key(|&i| (bucket(i), prepared[i].0.width()));
+        for group in order.chunk_by(|&a, &b| bucket(a) == bucket(b)) {
+            for chunk in group.chunks(self.batch_size) {
+                let batch: Vec<&GrayImage> = chunk.iter().map(|&i| &prepared[i].0).collect();
+                let width = bucket(chunk[0]);
+                for (&i, recognition) in chunk.iter().zip(self.read_prepared(&batch, width)) {
+                    out[i] = recognition;
+                }
             }
         }
-        out.into_iter().flatten().collect()
+        out
+    }
+
+    /// Width a line of `width` pixels is padded to. With a padding mask, padding is invisible
+    /// and batches pad to their widest line. A model trained without the mask reads
+    /// differently with more or less padding in view, so each line gets a fixed amount: its
+    /// width rounded up to the next power-of-two bucket (at least 256 px, at most the model's
+    /// widest), and batches hold lines of one bucket only, so a line reads the same in any
+    /// batch.
+    fn padded_width(&self, width: usize) -> usize {
+        if self.model.padding_mask() {
+            return 0;
+        }
+        let widest = self.preprocess.max_width();
+        width
+            .max(LEGACY_MIN_BUCKET)
+            .next_power_of_two()
+            .min(widest.max(width))
+    }
+
+    /// One forward pass and decoding over prepared images padded to at least `width`.
+    fn read_prepared(&self, batch: &[&GrayImage], width: usize) -> Vec<Recognition> {
+        let widths: Vec<usize> = batch.iter().map(|p| p.width() as usize).collect();
+        let input = self
+            .preprocess
+            .batch_tensor_at_least(batch, width, &self.device);
+        let memory = self.model.encode_padded(input, &widths);
+        let max_len = self.model.max_output_len();
+        let limits = match self.preprocess.layout {
+            Layout::Line { height, .. } => widths
+                .iter()
+                .map(|&w| self.decode.line_limit(w, height as usize, max_len))
+                .collect(),
+            Layout::Paragraph { .. } => vec![max_len; batch.len()],
+        };
+        let mut bounds = Bounds::new(limits);
+        if self.decode.cut_loops {
+            bounds = bounds.cutting_loops(self.repeatable.clone());
+        }
+        beam_search(&self.model, memory, &bounds, &self.decode)
+            .into_iter()
+            .map(|d| Recognition {
+                text: self.charset.decode(&d.tokens),
+                confidence: d.confidence,
+                min_confidence: d.min_confidence,
+                truncated: !d.finished(),
+                blank: false,
+            })
+            .collect()
     }
 }
 
@@ -235,8 +323,8 @@ mod tests {
             assert!((0.0..=1.0).contains(&r.confidence));
             assert!(r.min_confidence <= r.confidence + 1e-6);
         }
-        // Padding changes a batch's numbers (no memory mask), so order is checked where no
-        // padding happens: one image per pass, in a shuffled order.
+        // Blank images read as nothing without decoding.
+        assert!(batch[0].blank && batch[1].blank && batch[0].text.is_empty());
         let single = recognizer.with_batch_size(1);
         let one_by_one = single.recognize_batch(&images);
         for (i, image) in images.iter().enumerate().rev() {

@@ -161,7 +161,7 @@ fn export(dir: &Path, steps: usize) -> Result<()> {
                 let model = p.model.init(VOCAB, &device.clone().autodiff());
                 for _ in 0..2 {
                     let train = model.devices()[0].clone();
-                    let _ = model.forward(images(2, h, w, &train), tokens(2, 8, &train));
+                    let _ = model.forward(images(2, h, w, &train), &[w, w], tokens(2, 8, &train));
                 }
                 (p.model, model.valid(), images(1, h, w, &device))
             }

@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde::Serialize;
 use text_recognizer::Recognizer;
-use text_recognizer::data::LineFolder;
-use text_recognizer::image::open_image;
+use text_recognizer::data::{LineFolder, SampleRef};
+use text_recognizer::image::variants::Variant;
+use text_recognizer::image::{GrayImage, open_image};
 use text_recognizer::metrics::{ErrorCount, char_confusions, char_errors, word_errors};
 
 use crate::cli::{EvalArgs, GlobalArgs};
@@ -54,6 +56,10 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let name = staged.manifest.name.clone();
     let recognizer =
         Recognizer::from_staged(staged, global.device.device()?)?.with_batch_size(args.batch_size);
+    let recognizer = match args.beam {
+        Some(beam) => recognizer.with_beam(beam),
+        None => recognizer,
+    };
     let (samples, skipped) = LineFolder::new(&args.dir).scan()?;
     let mut skipped: Vec<String> = skipped
         .into_iter()
@@ -75,6 +81,13 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         "{}: no labelled images to evaluate",
         args.dir.display()
     );
+    if args.robustness {
+        return robustness(&recognizer, &images, &refs, &args);
+    }
+    let images: Vec<GrayImage> = match args.variant {
+        Some(v) => images.par_iter().map(|i| v.apply(i)).collect(),
+        None => images,
+    };
     let start = Instant::now();
     let plans = images
         .into_iter()
@@ -120,10 +133,7 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     confusions.truncate(15);
     let report = Report {
         model: name,
-        decoding: format!(
-            "layout {}, greedy, KV cache, batch {}, up to the model's max_output_len",
-            args.layout, args.batch_size
-        ),
+        decoding: decoding(&recognizer, &args),
         device: global.device.to_string(),
         images: results.len(),
         skipped,
@@ -148,6 +158,84 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn decoding(recognizer: &Recognizer, args: &EvalArgs) -> String {
+    let d = recognizer.decode_config();
+    let search = if d.beam > 1 {
+        format!("beam {} (alpha {})", d.beam, d.length_alpha)
+    } else {
+        "greedy".to_string()
+    };
+    let limit = d.max_chars_per_height.map_or(String::new(), |c| {
+        format!(", at most {c} chars per line height")
+    });
+    let variant = args
+        .variant
+        .map_or(String::new(), |v| format!(", images {}", v.name()));
+    format!(
+        "layout {}, {search}, KV cache, batch {}{limit}{}{variant}",
+        args.layout,
+        args.batch_size,
+        if d.cut_loops { ", loops cut" } else { "" }
+    )
+}
+
+#[derive(Serialize)]
+struct VariantScore {
+    variant: &'static str,
+    cer: f64,
+    wer: f64,
+    ratio_to_plain: f64,
+}
+
+/// CER of the same images varied every way users' images vary ([`Variant::ALL`]).
+fn robustness(
+    recognizer: &Recognizer,
+    images: &[GrayImage],
+    refs: &[SampleRef],
+    args: &EvalArgs,
+) -> anyhow::Result<ExitCode> {
+    let mut scores: Vec<VariantScore> = Vec::new();
+    for variant in Variant::ALL {
+        let varied: Vec<GrayImage> = images.par_iter().map(|i| variant.apply(i)).collect();
+        let plans = varied
+            .into_iter()
+            .map(|img| recognizer.plan(img, args.layout))
+            .collect();
+        let mut chars = ErrorCount::default();
+        let mut words = ErrorCount::default();
+        for (page, r) in recognizer.read_plans(plans).iter().zip(refs) {
+            chars = chars + char_errors(&page.text(), &r.text);
+            words = words + word_errors(&page.text(), &r.text);
+        }
+        let cer = 100.0 * chars.rate();
+        let plain = scores.first().map_or(cer, |s| s.cer);
+        scores.push(VariantScore {
+            variant: variant.name(),
+            cer,
+            wer: 100.0 * words.rate(),
+            ratio_to_plain: cer / plain.max(1e-9),
+        });
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&scores)?);
+    } else {
+        println!(
+            "model {} on {} images ({})",
+            recognizer.manifest().name,
+            images.len(),
+            decoding(recognizer, args)
+        );
+        println!("| variant | CER | WER | CER / plain |\n|---|---|---|---|");
+        for s in &scores {
+            println!(
+                "| {} | {:.2} % | {:.2} % | {:.2} |",
+                s.variant, s.cer, s.wer, s.ratio_to_plain
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_report(r: &Report) {

@@ -32,6 +32,10 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let model_name = staged.manifest.name.clone();
     let recognizer =
         Recognizer::from_staged(staged, global.device.device()?)?.with_batch_size(args.batch_size);
+    let recognizer = match args.beam {
+        Some(beam) => recognizer.with_beam(beam),
+        None => recognizer,
+    };
     let mode = args.layout;
 
     let expanded = crate::inputs::expand(&args.inputs, args.recursive);

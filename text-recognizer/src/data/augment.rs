@@ -10,6 +10,8 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use crate::image::variants;
+
 /// Augmentation parameters. The defaults are FSDL's `ParagraphStem(augment=True)`; see
 /// [`AugmentConfig::fsdl_line`] for `IAMLineStem`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,6 +40,17 @@ pub struct AugmentConfig {
     /// Probability of inverting the ink polarity, so models also see dark ink on light paper
     /// before preprocessing normalises it back (guards against polarity-detection mistakes).
     pub invert_p: f64,
+    /// Margin above and below the text, each drawn from this range as a fraction of the text's
+    /// height; the line is cropped to its ink, given these margins and scaled back to the
+    /// model's height. 0 is a tight crop (text touches top and bottom), 1 leaves the text a
+    /// third of the line. `None` keeps each crop's own margins.
+    pub margin: Option<(f32, f32)>,
+    /// Resolution loss: scaled down by a factor from this range, then back up (1: none).
+    pub resolution: (f32, f32),
+    /// Probability of an underline or a ruled line across the text.
+    pub rule_p: f64,
+    /// Probability of JPEG compression at a quality from 20 to 80.
+    pub jpeg_p: f64,
 }
 
 impl Default for AugmentConfig {
@@ -54,6 +67,10 @@ impl Default for AugmentConfig {
             blur_sigma: (0.1, 1.0),
             sharpen_p: 0.5,
             invert_p: 0.0,
+            margin: None,
+            resolution: (1.0, 1.0),
+            rule_p: 0.0,
+            jpeg_p: 0.0,
         }
     }
 }
@@ -74,6 +91,10 @@ impl AugmentConfig {
             blur_sigma: (0.0, 0.0),
             sharpen_p: 0.0,
             invert_p: 0.0,
+            margin: None,
+            resolution: (1.0, 1.0),
+            rule_p: 0.0,
+            jpeg_p: 0.0,
         }
     }
 
@@ -82,6 +103,17 @@ impl AugmentConfig {
     pub fn apply(&self, img: &GrayImage, seed: u64) -> GrayImage {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut out = img.clone();
+        if let Some(range) = self.margin {
+            out = remargin(&out, &mut rng, range);
+        }
+        if self.resolution.0 < 1.0 {
+            let f = uniform(&mut rng, self.resolution).clamp(0.05, 1.0);
+            let (w, h) = out.dimensions();
+            out = imageops::resize(&variants::scale(&out, f), w, h, FilterType::Triangle);
+        }
+        if self.rule_p > 0.0 && rng.random_bool(self.rule_p) {
+            rule(&mut out, &mut rng);
+        }
         if self.stretch != (1.0, 1.0) {
             let f = uniform(&mut rng, self.stretch);
             let w = ((out.width() as f32 * f).round() as u32).max(1);
@@ -98,6 +130,9 @@ impl AugmentConfig {
         }
         if self.sharpen_p > 0.0 && rng.random_bool(self.sharpen_p) {
             out = sharpen(&out, 2.0);
+        }
+        if self.jpeg_p > 0.0 && rng.random_bool(self.jpeg_p) {
+            out = variants::jpeg(&out, rng.random_range(20..=80));
         }
         if self.invert_p > 0.0 && rng.random_bool(self.invert_p) {
             imageops::invert(&mut out);
@@ -126,6 +161,53 @@ impl AugmentConfig {
             * Projection::scale(scale, scale)
             * Projection::translate(-w / 2.0, -h / 2.0);
         warp(img, m, Interpolation::Bilinear, Border::Constant(Luma([0])))
+    }
+}
+
+/// Crops a light-on-dark line to its ink, adds margins of `range` × the text height above and
+/// below (drawn separately) and a little left and right, and scales it back to its height.
+fn remargin(img: &GrayImage, rng: &mut StdRng, range: (f32, f32)) -> GrayImage {
+    let Some((top, bottom)) = variants::ink_rows(img) else {
+        return img.clone();
+    };
+    let text = (bottom + 1 - top) as f32;
+    let mut margin = || (uniform(rng, range).max(0.0) * text).round() as u32;
+    let (above, below, left, right) = (margin(), margin(), margin() / 2, margin() / 2);
+    let background = variants::background_level(img);
+    let framed = variants::pad(
+        &variants::crop_rows(img, top, bottom),
+        above,
+        below,
+        left,
+        right,
+        background,
+    );
+    let h = img.height();
+    let w = ((framed.width() as f32 * h as f32 / framed.height() as f32).round() as u32).max(1);
+    imageops::resize(&framed, w, h, FilterType::Triangle)
+}
+
+/// Draws an underline or a ruled line (1–3 px, most of the width) in an ink-like grey.
+fn rule(img: &mut GrayImage, rng: &mut StdRng) {
+    let (w, h) = img.dimensions();
+    if w < 4 || h < 4 {
+        return;
+    }
+    let thickness = rng.random_range(1..=3u32);
+    // Under the text most of the time, anywhere otherwise.
+    let y = if rng.random_bool(0.7) {
+        rng.random_range(h * 3 / 4..h)
+    } else {
+        rng.random_range(0..h)
+    };
+    let start = rng.random_range(0..w / 4);
+    let end = rng.random_range(w * 3 / 4..=w);
+    let level: u8 = rng.random_range(120..=255);
+    for yy in y..(y + thickness).min(h) {
+        for x in start..end {
+            let p = img.get_pixel_mut(x, yy);
+            p.0[0] = p.0[0].max(level);
+        }
     }
 }
 
@@ -230,6 +312,59 @@ mod tests {
             assert_eq!(b.height(), 64);
             assert!((180..=220).contains(&b.width()), "{}", b.width());
         }
+    }
+
+    #[test]
+    fn margins_range_from_tight_to_loose_at_the_same_height() {
+        let tight = AugmentConfig {
+            margin: Some((0.0, 0.0)),
+            ..AugmentConfig::fsdl_line()
+        };
+        let loose = AugmentConfig {
+            margin: Some((1.0, 1.0)),
+            ..tight.clone()
+        };
+        for seed in 0..3 {
+            let t = AugmentConfig {
+                shear: (0.0, 0.0),
+                rotation: 0.0,
+                stretch: (1.0, 1.0),
+                ..tight.clone()
+            }
+            .apply(&line(), seed);
+            assert_eq!(t.height(), 64);
+            assert_eq!(
+                variants::ink_rows(&t),
+                Some((0, 63)),
+                "text fills the height"
+            );
+            let l = AugmentConfig {
+                shear: (0.0, 0.0),
+                rotation: 0.0,
+                stretch: (1.0, 1.0),
+                ..loose.clone()
+            }
+            .apply(&line(), seed);
+            let (top, bottom) = variants::ink_rows(&l).expect("ink");
+            assert!(
+                (19..=24).contains(&(bottom + 1 - top)),
+                "a third of 64: {top}..{bottom}"
+            );
+        }
+    }
+
+    #[test]
+    fn rules_and_jpeg_change_the_image_but_not_its_size() {
+        let cfg = AugmentConfig {
+            rule_p: 1.0,
+            jpeg_p: 1.0,
+            resolution: (0.5, 0.6),
+            ..AugmentConfig::fsdl_line()
+        };
+        let plain = AugmentConfig::fsdl_line().apply(&line(), 5);
+        let out = cfg.apply(&line(), 5);
+        assert_eq!(out.height(), 64);
+        assert_ne!(out, plain);
     }
 
     #[test]

@@ -14,6 +14,8 @@ use crate::image::PreprocessConfig;
 pub struct HtrBatch {
     /// `[B, 1, H, W]`.
     pub images: Tensor<4>,
+    /// Width in pixels of each image before padding.
+    pub widths: Vec<usize>,
     /// Decoder input: `<S> text`, padded. `[B, T]`.
     pub inputs: Tensor<2, Int>,
     /// Expected output: `text <E>`, padded. `[B, T]`.
@@ -38,6 +40,7 @@ impl HtrBatcher {
 impl Batcher<HtrItem, HtrBatch> for HtrBatcher {
     fn batch(&self, items: Vec<HtrItem>, device: &Device) -> HtrBatch {
         let images: Vec<_> = items.iter().map(|i| &i.image).collect();
+        let widths = images.iter().map(|i| i.width() as usize).collect();
         let images = self.preprocess.batch_tensor(&images, device);
         let b = items.len();
         // Lengths rounded up to a multiple of 16: GPU backends compile and autotune kernels per
@@ -59,6 +62,7 @@ impl Batcher<HtrItem, HtrBatch> for HtrBatcher {
         }
         HtrBatch {
             images,
+            widths,
             inputs: Tensor::from_data(TensorData::new(inputs, [b, t]), device),
             targets: Tensor::from_data(TensorData::new(targets, [b, t]), device),
             target_ids: items
@@ -91,6 +95,7 @@ mod tests {
             &Device::flex(),
         );
         assert_eq!(batch.images.dims(), [2, 1, 64, 112]);
+        assert_eq!(batch.widths, vec![40, 100]);
         let inputs = batch.inputs.try_to_vec_as::<i64>().expect("reads");
         let targets = batch.targets.try_to_vec_as::<i64>().expect("reads");
         let pad = |v: &[i64]| {

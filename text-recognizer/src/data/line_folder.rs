@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::error::{Error, Result};
 
 /// Image extensions we look for, in order of preference when several share a stem.
@@ -59,7 +61,9 @@ impl LineFolder {
                         reason: "transcription is not UTF-8".into(),
                     }),
                     Ok(text) => {
-                        let text = text.trim_end_matches(['\n', '\r']).to_string();
+                        // NFC: some sets write accents as combining marks (e + U+0301), others
+                        // as one letter (é); the model and the CER see one form.
+                        let text: String = text.trim_end_matches(['\n', '\r']).nfc().collect();
                         if text.trim().is_empty() {
                             skipped.push(Skipped {
                                 path: gt,

@@ -4,6 +4,7 @@
 
 pub mod augment;
 mod batcher;
+pub mod conventions;
 mod dataset;
 pub mod download;
 pub mod iam;
@@ -16,6 +17,7 @@ pub mod synthetic;
 
 pub use augment::AugmentConfig;
 pub use batcher::{HtrBatch, HtrBatcher};
+pub use conventions::Conventions;
 pub use dataset::{HtrDataset, HtrItem, LoadReport};
 pub use line_folder::{LineFolder, SampleRef, Skipped};
 pub use mixture::MixtureDataset;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use image::{GrayImage, imageops};
 use serde::{Deserialize, Serialize};
 
+use super::conventions::Conventions;
 use super::iam::{Iam, IamSplit};
 use super::line_folder::{LineFolder, Skipped};
 use super::pages::{PageUnit, load_pages};
@@ -60,6 +61,14 @@ pub enum DataSource {
         /// Nominal size (samples per epoch when it is the only source).
         #[serde(default = "default_synthetic_len")]
         samples: usize,
+    },
+    /// Another source with its transcriptions rewritten to the project's conventions (see
+    /// [`Conventions`]); lines the conventions leave out are reported as skipped.
+    Rewritten {
+        /// The source (lines in memory: a line folder, pages or IAM).
+        source: Box<DataSource>,
+        /// The rewriting.
+        conventions: Conventions,
     },
     /// FSDL synthetic paragraphs stacked from the lines of another source.
     SyntheticParagraphs {
@@ -163,6 +172,7 @@ impl DataSource {
             DataSource::SyntheticParagraphs { lines, .. } => {
                 format!("synthetic paragraphs of {}", lines.describe())
             }
+            DataSource::Rewritten { source, .. } => source.describe(),
         }
     }
 
@@ -174,6 +184,7 @@ impl DataSource {
                 TextSource::File(p) => TextCorpus::from_file(p)?,
             })),
             DataSource::SyntheticParagraphs { lines, .. } => lines.corpus(options),
+            DataSource::Rewritten { source, .. } => source.corpus(options),
             _ => Ok(None),
         }
     }
@@ -187,6 +198,36 @@ impl DataSource {
     ) -> Result<(Loaded, Vec<Skipped>)> {
         match self {
             DataSource::LineFolder(dir) => load_line_folder(dir),
+            DataSource::Rewritten {
+                source,
+                conventions,
+            } => {
+                let (loaded, mut skipped) = source.load(options, corpus)?;
+                let Loaded::Fixed(samples, origins) = loaded else {
+                    return Err(Error::config(
+                        source.describe(),
+                        "conventions apply to sources held in memory (line folders, pages, IAM)",
+                    ));
+                };
+                let mut kept = Vec::with_capacity(samples.len());
+                let mut kept_origins = Vec::with_capacity(samples.len());
+                for ((image, text), origin) in samples.iter().zip(origins.iter()) {
+                    match conventions.apply(text) {
+                        Ok(text) => {
+                            kept.push((image.clone(), text));
+                            kept_origins.push(origin.clone());
+                        }
+                        Err(reason) => skipped.push(Skipped {
+                            path: origin.into(),
+                            reason,
+                        }),
+                    }
+                }
+                Ok((
+                    Loaded::Fixed(Arc::new(kept), Arc::new(kept_origins)),
+                    skipped,
+                ))
+            }
             DataSource::Pages { path, unit } => {
                 let (samples, skipped) = load_pages(path, *unit)?;
                 let (samples, origins) = samples

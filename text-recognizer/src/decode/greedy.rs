@@ -1,59 +1,13 @@
-//! Batched greedy decoding with the KV cache, stopping each sequence at `<E>`, plus the
-//! FSDL-style uncached loop kept as the reference the cached one is tested against.
-//!
-//! Confidence: the probability the model gave each emitted token (softmax of the chosen logit),
-//! `<E>` included; [`Decoded::confidence`] is their mean, [`Decoded::min_confidence`] the
-//! smallest. The mean ranks lines well; the minimum flags a single doubtful character.
+//! Batched greedy decoding with the KV cache, plus the FSDL-style uncached loop kept as the
+//! reference the cached one is tested against.
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use burn::tensor::activation::softmax;
 
-use crate::charset::{END, PAD, START};
-use crate::model::ResnetTransformer;
-
-/// One decoded sequence.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Decoded {
-    /// Token ids after `<S>`, up to and excluding `<E>`.
-    pub tokens: Vec<usize>,
-    /// Mean probability of the emitted tokens (`<E>` included).
-    pub confidence: f32,
-    /// Smallest probability among the emitted tokens.
-    pub min_confidence: f32,
-    /// False when the output hit the length limit before `<E>`.
-    pub finished: bool,
-}
-
-struct Running {
-    tokens: Vec<usize>,
-    probs: Vec<f32>,
-    finished: bool,
-}
-
-impl Running {
-    fn push(&mut self, id: usize, p: f32) {
-        if self.finished {
-            return;
-        }
-        self.probs.push(p);
-        if id == END {
-            self.finished = true;
-        } else {
-            self.tokens.push(id);
-        }
-    }
-
-    fn into_decoded(self) -> Decoded {
-        let n = self.probs.len().max(1) as f32;
-        Decoded {
-            tokens: self.tokens,
-            confidence: self.probs.iter().sum::<f32>() / n,
-            min_confidence: self.probs.iter().copied().fold(1.0, f32::min),
-            finished: self.finished,
-        }
-    }
-}
+use super::{Bounds, Decoded, Hypothesis};
+use crate::charset::{PAD, START};
+use crate::model::{Memory, ResnetTransformer};
 
 /// Most likely token and its probability per row of `[B, V]` logits (one host read each).
 fn pick(logits: Tensor<2>) -> (Vec<usize>, Vec<f32>) {
@@ -68,63 +22,57 @@ fn pick(logits: Tensor<2>) -> (Vec<usize>, Vec<f32>) {
     (ids.into_iter().map(|i| i.max(0) as usize).collect(), probs)
 }
 
-fn column(ids: &[i64], device: &Device) -> Tensor<2, Int> {
+pub(super) fn column(ids: &[i64], device: &Device) -> Tensor<2, Int> {
     Tensor::from_data(TensorData::new(ids.to_vec(), [ids.len(), 1]), device)
 }
 
 /// Greedy decoding with the per-layer KV cache: O(t) work per step.
-/// `max_len` counts `<S>` and `<E>`, like [`ResnetTransformer::max_output_len`].
 ///
 /// # Shapes
-/// `memory: [B, S, d]`.
-pub fn greedy(model: &ResnetTransformer, memory: Tensor<3>, max_len: usize) -> Vec<Decoded> {
-    let device = memory.device();
-    let batch = memory.dims()[0];
-    let mut cache = model.start_cache_for(memory, max_len);
-    let mut runs: Vec<Running> = (0..batch)
-        .map(|_| Running {
-            tokens: Vec::new(),
-            probs: Vec::new(),
-            finished: false,
-        })
-        .collect();
+/// `memory: [B, S, d]`; `bounds` has one limit per sequence.
+pub fn greedy(
+    model: &ResnetTransformer,
+    memory: impl Into<Memory>,
+    bounds: &Bounds,
+) -> Vec<Decoded> {
+    let memory = memory.into();
+    let device = memory.features.device();
+    let batch = memory.features.dims()[0];
+    let longest = bounds.longest();
+    let mut cache = model.start_cache_for(memory, longest);
+    let mut runs: Vec<Hypothesis> = (0..batch).map(|_| Hypothesis::default()).collect();
     let mut input = vec![START as i64; batch];
-    for _ in 1..max_len {
+    for _ in 1..longest {
         let logits = model.step(column(&input, &device), &mut cache);
         let (ids, probs) = pick(logits);
         for (b, run) in runs.iter_mut().enumerate() {
-            run.push(ids[b], probs[b]);
-            input[b] = if run.finished {
+            run.push(ids[b], probs[b], bounds, b);
+            input[b] = if run.is_done() {
                 PAD as i64
             } else {
                 ids[b] as i64
             };
         }
-        if runs.iter().all(|r| r.finished) {
+        if runs.iter().all(Hypothesis::is_done) {
             break;
         }
     }
-    runs.into_iter().map(Running::into_decoded).collect()
+    runs.into_iter().map(Hypothesis::into_decoded).collect()
 }
 
 /// FSDL's loop: re-decode the whole prefix every step, no cache. O(t²) per step; kept as the
 /// reference for tests and as the baseline for benchmarks.
 pub fn greedy_uncached(
     model: &ResnetTransformer,
-    memory: Tensor<3>,
-    max_len: usize,
+    memory: impl Into<Memory>,
+    bounds: &Bounds,
 ) -> Vec<Decoded> {
-    let device = memory.device();
-    let batch = memory.dims()[0];
-    let mut runs: Vec<Running> = (0..batch)
-        .map(|_| Running {
-            tokens: Vec::new(),
-            probs: Vec::new(),
-            finished: false,
-        })
-        .collect();
+    let memory = memory.into();
+    let device = memory.features.device();
+    let batch = memory.features.dims()[0];
+    let mut runs: Vec<Hypothesis> = (0..batch).map(|_| Hypothesis::default()).collect();
     let mut prefix: Vec<i64> = vec![START as i64; batch]; // row-major [B, t]
-    for t in 1..max_len {
+    for t in 1..bounds.longest() {
         let tokens =
             Tensor::<2, Int>::from_data(TensorData::new(prefix.clone(), [batch, t]), &device);
         let logits = model.decode(memory.clone(), tokens);
@@ -135,20 +83,20 @@ pub fn greedy_uncached(
         let (ids, probs) = pick(last);
         let mut next = Vec::with_capacity(batch * (t + 1));
         for (b, run) in runs.iter_mut().enumerate() {
-            run.push(ids[b], probs[b]);
+            run.push(ids[b], probs[b], bounds, b);
             next.extend_from_slice(&prefix[b * t..(b + 1) * t]);
-            next.push(if run.finished {
+            next.push(if run.is_done() {
                 PAD as i64
             } else {
                 ids[b] as i64
             });
         }
         prefix = next;
-        if runs.iter().all(|r| r.finished) {
+        if runs.iter().all(Hypothesis::is_done) {
             break;
         }
     }
-    runs.into_iter().map(Running::into_decoded).collect()
+    runs.into_iter().map(Hypothesis::into_decoded).collect()
 }
 
 #[cfg(test)]
@@ -167,13 +115,15 @@ mod tests {
         let model = cfg.init(12, &device);
         let images =
             Tensor::<4>::random([3, 1, 32, 64], burn::tensor::Distribution::Default, &device);
-        let memory = model.encode(images);
-        let a = greedy(&model, memory.clone(), 20);
-        let b = greedy_uncached(&model, memory, 20);
+        let memory = model.encode_padded(images, &[64, 40, 17]);
+        let bounds = Bounds::new(vec![20, 20, 9]);
+        let a = greedy(&model, memory.clone(), &bounds);
+        let b = greedy_uncached(&model, memory, &bounds);
         assert_eq!(a.len(), 3);
         for (x, y) in a.iter().zip(&b) {
             assert_eq!(x.tokens, y.tokens);
             assert!((x.confidence - y.confidence).abs() < 1e-4);
         }
+        assert!(a[2].tokens.len() <= 7, "a per-line limit holds");
     }
 }

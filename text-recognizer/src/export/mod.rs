@@ -123,6 +123,7 @@ pub(crate) mod tests {
                 confidence: 0.9,
                 min_confidence: 0.5,
                 truncated: false,
+                blank: false,
             },
         };
         PageText {

@@ -1,9 +1,11 @@
 //! Image loading and the preprocessing that training and inference share, so a model sees the
 //! same pixels in both.
 
+pub mod ink;
 mod load;
 mod polarity;
 mod preprocess;
+pub mod variants;
 
 pub use ::image::GrayImage;
 pub use load::{decode_image, open_image, open_image_pages};

@@ -68,6 +68,14 @@ impl PreprocessConfig {
         img
     }
 
+    /// Widest line this layout produces (the canvas width for paragraphs).
+    pub fn max_width(&self) -> usize {
+        match self.layout {
+            Layout::Line { max_width, .. } => max_width as usize,
+            Layout::Paragraph { width, .. } => width as usize,
+        }
+    }
+
     /// Fixed input height of this layout.
     pub fn height(&self) -> usize {
         match self.layout {
@@ -80,9 +88,26 @@ impl PreprocessConfig {
     /// # Shapes
     /// Returns `[B, 1, H, W]`.
     pub fn batch_tensor(&self, images: &[&Prepared], device: &Device) -> Tensor<4> {
+        self.batch_tensor_at_least(images, 0, device)
+    }
+
+    /// [`Self::batch_tensor`] padded to at least `min_width` columns: a fixed width gives every
+    /// image the same padding in any batch, which models trained without a padding mask need
+    /// to read the same in any batch.
+    pub fn batch_tensor_at_least(
+        &self,
+        images: &[&Prepared],
+        min_width: usize,
+        device: &Device,
+    ) -> Tensor<4> {
         let height = self.height();
         let multiple = self.width_multiple.max(1) as usize;
-        let max_w = images.iter().map(|p| p.width() as usize).max().unwrap_or(1);
+        let max_w = images
+            .iter()
+            .map(|p| p.width() as usize)
+            .max()
+            .unwrap_or(1)
+            .max(min_width);
         let width = max_w.div_ceil(multiple) * multiple;
         let mut data = vec![0f32; images.len() * height * width];
         for (b, img) in images.iter().enumerate() {

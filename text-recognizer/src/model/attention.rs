@@ -71,16 +71,17 @@ impl Attention {
     }
 
     /// Attends `x` (queries) over projected keys/values. `mask` is additive (0 or a large
-    /// negative number), broadcast to the score shape.
+    /// negative number), broadcast to the score shape: `[1, 1, T, S]` for a causal mask,
+    /// `[B, 1, 1, S]` for padded keys.
     ///
     /// # Shapes
-    /// `x: [B, T, d]`, `k, v: [B, h, S, d_k]`, `mask: [T, S]` → `[B, T, d]`.
+    /// `x: [B, T, d]`, `k, v: [B, h, S, d_k]` → `[B, T, d]`.
     pub fn attend(
         &self,
         x: Tensor<3>,
         k: Tensor<4>,
         v: Tensor<4>,
-        mask: Option<Tensor<2>>,
+        mask: Option<Tensor<4>>,
     ) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let s = k.dims()[2];
@@ -89,7 +90,7 @@ impl Attention {
             .matmul(k.swap_dims(2, 3))
             .div_scalar((self.d_k as f32).sqrt());
         if let Some(mask) = mask {
-            scores = scores + mask.unsqueeze::<4>().expand([b, self.n_heads, t, s]);
+            scores = scores + mask.expand([b, self.n_heads, t, s]);
         }
         let weights = dropout(&self.dropout, softmax(scores, 3));
         let context = weights.matmul(v).swap_dims(1, 2).reshape([b, t, d]);
@@ -97,16 +98,19 @@ impl Attention {
     }
 }
 
+/// What an additive mask adds to a score that must get no weight.
+pub(crate) const MASKED: f32 = -1e9;
+
 /// Additive causal mask: 0 on and below the diagonal, −1e9 above.
 ///
 /// # Shapes
-/// Returns `[t, t]`.
-pub fn causal_mask(t: usize, device: &Device) -> Tensor<2> {
+/// Returns `[1, 1, t, t]`.
+pub fn causal_mask(t: usize, device: &Device) -> Tensor<4> {
     let mut data = vec![0f32; t * t];
     for i in 0..t {
         for j in i + 1..t {
-            data[i * t + j] = -1e9;
+            data[i * t + j] = MASKED;
         }
     }
-    Tensor::from_data(burn::tensor::TensorData::new(data, [t, t]), device)
+    Tensor::from_data(burn::tensor::TensorData::new(data, [1, 1, t, t]), device)
 }

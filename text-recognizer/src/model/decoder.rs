@@ -33,6 +33,8 @@ pub struct LayerCache {
     /// `[B, h, capacity, d_k]` keys and values; positions `..len` are filled.
     self_kv: Option<(Tensor<4>, Tensor<4>)>,
     cross_kv: (Tensor<4>, Tensor<4>),
+    /// Additive `[B, 1, 1, S]` mask of the memory's padded positions.
+    memory_mask: Option<Tensor<4>>,
 }
 
 /// The whole decoder's cache: one [`LayerCache`] per layer.
@@ -57,6 +59,28 @@ impl DecoderCache {
     /// Forgets every token after the first `len` (the next step overwrites their slots).
     pub fn truncate(&mut self, len: usize) {
         self.len = self.len.min(len);
+    }
+
+    /// Makes row `i` continue the sequence of row `parents[i]` (beam search). Only the
+    /// self-attention keys and values move: beams of one image share its memory, and a beam's
+    /// parent is always a beam of the same image.
+    pub fn reorder(&mut self, parents: &[usize]) {
+        let Some(first) = self.layers.first().and_then(|l| l.self_kv.as_ref()) else {
+            return;
+        };
+        let device = first.0.device();
+        let index = Tensor::<1, Int>::from_data(
+            burn::tensor::TensorData::new(
+                parents.iter().map(|&p| p as i64).collect::<Vec<_>>(),
+                [parents.len()],
+            ),
+            &device,
+        );
+        for layer in &mut self.layers {
+            if let Some((k, v)) = layer.self_kv.take() {
+                layer.self_kv = Some((k.select(0, index.clone()), v.select(0, index.clone())));
+            }
+        }
     }
 }
 
@@ -107,25 +131,40 @@ impl DecoderLayer {
     /// Teacher-forced forward over a whole sequence.
     ///
     /// # Shapes
-    /// `x: [B, T, d]`, `memory: [B, S, d]`, `mask: [T, T]` → `[B, T, d]`.
-    pub fn forward(&self, x: Tensor<3>, memory: Tensor<3>, mask: Tensor<2>) -> Tensor<3> {
+    /// `x: [B, T, d]`, `memory: [B, S, d]`, `mask: [1, 1, T, T]`, `memory_mask: [B, 1, 1, S]`
+    /// → `[B, T, d]`.
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        memory: Tensor<3>,
+        mask: Tensor<4>,
+        memory_mask: Option<Tensor<4>>,
+    ) -> Tensor<3> {
         let x = self.residual(x, &self.norm1, |h| {
             let (k, v) = self.self_attn.project_kv(h.clone());
             self.self_attn.attend(h, k, v, Some(mask))
         });
         let (mk, mv) = self.cross_attn.project_kv(memory);
-        let x = self.residual(x, &self.norm2, |h| self.cross_attn.attend(h, mk, mv, None));
+        let x = self.residual(x, &self.norm2, |h| {
+            self.cross_attn.attend(h, mk, mv, memory_mask)
+        });
         self.residual(x, &self.norm3, |h| self.feed_forward(h))
     }
 
     /// Cross-attention keys/values of `memory`, computed once per image, and self-attention
     /// buffers for `capacity` tokens.
-    pub fn start_cache(&self, memory: Tensor<3>, capacity: usize) -> LayerCache {
+    pub fn start_cache(
+        &self,
+        memory: Tensor<3>,
+        memory_mask: Option<Tensor<4>>,
+        capacity: usize,
+    ) -> LayerCache {
         let batch = memory.dims()[0];
         let device = memory.device();
         LayerCache {
             self_kv: Some(self.self_attn.empty_kv(batch, capacity.max(1), &device)),
             cross_kv: self.cross_attn.project_kv(memory),
+            memory_mask,
         }
     }
 
@@ -161,7 +200,10 @@ impl DecoderLayer {
             out
         });
         let (mk, mv) = cache.cross_kv.clone();
-        let x = self.residual(x, &self.norm2, |h| self.cross_attn.attend(h, mk, mv, None));
+        let memory_mask = cache.memory_mask.clone();
+        let x = self.residual(x, &self.norm2, |h| {
+            self.cross_attn.attend(h, mk, mv, memory_mask)
+        });
         self.residual(x, &self.norm3, |h| self.feed_forward(h))
     }
 }

@@ -6,6 +6,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
+use burn::tensor::TensorData;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
@@ -155,14 +156,16 @@ impl BasicBlock {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    fn forward(&self, x: Tensor<4>, mask: &mut ColumnMask) -> Tensor<4> {
         let identity = match &self.downsample {
             Some(d) => batch_norm(&d.bn, convolve(&d.conv, x.clone())),
             None => x.clone(),
         };
         let out = relu(batch_norm(&self.bn1, convolve(&self.conv1, x)));
+        mask.through_conv(&self.conv1);
+        let out = mask.apply(out);
         let out = batch_norm(&self.bn2, convolve(&self.conv2, out));
-        relu(out + identity)
+        mask.apply(relu(out + identity))
     }
 }
 
@@ -179,7 +182,20 @@ impl ResnetEncoder {
     /// # Shapes
     /// `[B, C_in, H, W]` → `[B, C_out, H/sh, W/sw]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<4> {
-        let [_, c, _, _] = images.dims();
+        self.forward_padded(images, None).0
+    }
+
+    /// Like [`Self::forward`] for a batch whose images were padded on the right: image `b` is
+    /// `widths[b]` columns wide. Every layer's padded columns are zeroed, which is what the
+    /// convolutions' own zero padding gives a lone image, so each image's features are those it
+    /// would have alone, in any batch. Returns the features and each image's feature-map width.
+    pub fn forward_padded(
+        &self,
+        images: Tensor<4>,
+        widths: Option<&[usize]>,
+    ) -> (Tensor<4>, Vec<usize>) {
+        let [b, c, _, w] = images.dims();
+        let mut mask = ColumnMask::new(widths.map_or_else(|| vec![w; b], <[usize]>::to_vec), w);
         let expected = self.conv1.weight.dims()[1];
         // Grey input into an RGB-shaped stem (FSDL parity configs): repeat the channel.
         let images = if c == 1 && expected > 1 {
@@ -188,10 +204,72 @@ impl ResnetEncoder {
             images
         };
         let x = relu(batch_norm(&self.bn1, convolve(&self.conv1, images)));
-        let mut x = self.maxpool.forward(x);
+        mask.through_conv(&self.conv1);
+        let x = mask.apply(x);
+        let x = self.maxpool.forward(x);
+        mask.through(
+            self.maxpool.kernel_size[1],
+            self.maxpool.stride[1],
+            padding_left(&self.maxpool.padding),
+        );
+        let mut x = mask.apply(x);
         for block in &self.blocks {
-            x = block.forward(x);
+            x = block.forward(x, &mut mask);
         }
-        x
+        (x, mask.widths)
+    }
+}
+
+fn padding_left(padding: &PaddingConfig2d) -> usize {
+    match padding {
+        PaddingConfig2d::Explicit(_, left, _, _) => *left,
+        _ => 0,
+    }
+}
+
+/// Which columns of each image in a batch are real, followed through the strides.
+struct ColumnMask {
+    /// Real columns per image at the current resolution.
+    widths: Vec<usize>,
+    /// Columns of the tensor at the current resolution.
+    width: usize,
+}
+
+impl ColumnMask {
+    fn new(widths: Vec<usize>, width: usize) -> Self {
+        let widths = widths.into_iter().map(|w| w.clamp(1, width)).collect();
+        ColumnMask { widths, width }
+    }
+
+    /// Moves to the output resolution of a layer with this kernel width, stride and padding.
+    fn through(&mut self, kernel: usize, stride: usize, padding: usize) {
+        let out = |w: usize| (w + 2 * padding).saturating_sub(kernel) / stride.max(1) + 1;
+        self.width = out(self.width);
+        for w in &mut self.widths {
+            *w = out(*w).min(self.width);
+        }
+    }
+
+    fn through_conv(&mut self, conv: &Conv2d) {
+        self.through(
+            conv.weight.dims()[3],
+            conv.stride[1],
+            padding_left(&conv.padding),
+        );
+    }
+
+    /// Zeroes the padded columns of `x` (a no-op when nothing is padded).
+    fn apply(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.widths.iter().all(|&w| w >= self.width) {
+            return x;
+        }
+        let [b, c, h, w] = x.dims();
+        debug_assert_eq!(w, self.width, "mask and feature map widths agree");
+        let mut keep = vec![0f32; b * w];
+        for (row, &valid) in keep.chunks_exact_mut(w).zip(&self.widths) {
+            row[..valid.min(w)].fill(1.0);
+        }
+        let keep = Tensor::<4>::from_data(TensorData::new(keep, [b, 1, 1, w]), &x.device());
+        x * keep.expand([b, c, h, w])
     }
 }

@@ -48,6 +48,18 @@ pub struct ModelConfig {
     /// Pre-LayerNorm decoder layers (false: post-norm as in PyTorch's default and FSDL).
     #[serde(default)]
     pub norm_first: bool,
+    /// Mask batch padding: padded columns are zeroed in every encoder layer and hidden from the
+    /// decoder's cross-attention, so an image reads the same alone or in any batch. Off for
+    /// models trained without it (FSDL, whose paragraphs are never padded, and our first line
+    /// models), which learned to read with padding in view.
+    #[serde(default)]
+    pub padding_mask: bool,
+    /// Weight of a CTC loss on the encoder's columns, trained jointly with the decoder's
+    /// cross-entropy (hybrid CTC/attention: loss = (1 − w)·CE + w·CTC). 0: no CTC head (FSDL).
+    /// The head reads each memory column (averaged over rows) and emits two frames per column,
+    /// so a line has 2 frames per 16 px: enough for dense handwriting.
+    #[serde(default)]
+    pub ctc_weight: f64,
 }
 
 impl ModelConfig {
@@ -69,7 +81,23 @@ impl ModelConfig {
             dropout: 0.0,
             max_output_len: 12,
             norm_first: false,
+            padding_mask: true,
+            ctc_weight: 0.0,
         }
+    }
+
+    /// Whether weights trained for `other` fit this architecture: the same layers and sizes.
+    /// Dropout, the padding mask, the output length and the CTC head may differ (see
+    /// [`ResnetTransformer::with_settings_of`]).
+    pub fn same_weights_as(&self, other: &ModelConfig) -> bool {
+        let plain = |c: &ModelConfig| ModelConfig {
+            dropout: 0.0,
+            padding_mask: false,
+            max_output_len: 0,
+            ctc_weight: 0.0,
+            ..c.clone()
+        };
+        plain(self) == plain(other)
     }
 
     /// Checks the sizes fit together, naming the bad field.
@@ -85,6 +113,12 @@ impl ModelConfig {
             return Err(format!(
                 "d_model ({}) must be even for the 2-D position code",
                 self.d_model
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.ctc_weight) {
+            return Err(format!(
+                "ctc_weight ({}) must be within 0..=1",
+                self.ctc_weight
             ));
         }
         if self.max_output_len < 3 {
@@ -119,11 +153,46 @@ impl ModelConfig {
                     )
                 })
                 .collect(),
+            ctc: (self.ctc_weight > 0.0).then(|| {
+                LinearConfig::new(self.d_model, CTC_FRAMES_PER_COLUMN * vocab_size).init(device)
+            }),
             head: LinearConfig::new(self.d_model, vocab_size)
                 .with_initializer(uniform)
                 .init(device),
             d_model: self.d_model,
             max_output_len: self.max_output_len,
+            padding_mask: self.padding_mask,
+            ctc_weight: self.ctc_weight,
+        }
+    }
+}
+
+/// CTC frames per memory column (see [`ModelConfig::ctc_weight`]).
+pub const CTC_FRAMES_PER_COLUMN: usize = 2;
+
+/// Encoded images: the decoder's memory and, for a padded batch, which positions are padding.
+#[derive(Clone, Debug)]
+pub struct Memory {
+    /// `[B, S, d_model]`.
+    pub features: Tensor<3>,
+    /// Additive `[B, 1, 1, S]` mask of padded positions; `None` when nothing is hidden.
+    pub mask: Option<Tensor<4>>,
+    /// Feature-map columns of each image that are real (all of them without a mask).
+    pub columns: Vec<usize>,
+    /// Rows of the feature map (the memory is `rows × width`, row by row).
+    pub rows: usize,
+}
+
+impl From<Tensor<3>> for Memory {
+    /// Memory with nothing masked, taken as one row (for decoding only: a CTC head needs
+    /// [`ResnetTransformer::encode_padded`]'s memory, which knows the feature map's shape).
+    fn from(features: Tensor<3>) -> Self {
+        let [b, s, _] = features.dims();
+        Memory {
+            features,
+            mask: None,
+            columns: vec![s; b],
+            rows: 1,
         }
     }
 }
@@ -136,12 +205,68 @@ pub struct ResnetTransformer {
     embedding: Embedding,
     embed_dropout: Dropout,
     layers: Vec<DecoderLayer>,
+    /// CTC head on the memory columns (`ctc_weight > 0`).
+    pub(crate) ctc: Option<Linear>,
     head: Linear,
     d_model: usize,
     max_output_len: usize,
+    padding_mask: bool,
+    ctc_weight: f64,
 }
 
 impl ResnetTransformer {
+    /// Takes `config`'s settings that carry no weights (padding mask, output length, CTC
+    /// weight) and gives the model a fresh CTC head when `config` has one and the model has
+    /// not: how a model is fine-tuned under a new recipe. Dropout modules keep their rates.
+    pub fn with_settings_of(mut self, config: &ModelConfig, vocab: usize, device: &Device) -> Self {
+        self.padding_mask = config.padding_mask;
+        self.max_output_len = config.max_output_len;
+        self.ctc_weight = config.ctc_weight;
+        if config.ctc_weight > 0.0 && self.ctc.is_none() {
+            self.ctc =
+                Some(LinearConfig::new(self.d_model, CTC_FRAMES_PER_COLUMN * vocab).init(device));
+        } else if config.ctc_weight == 0.0 {
+            self.ctc = None;
+        }
+        self
+    }
+
+    /// The CTC loss's share of the training loss (0 without a CTC head).
+    pub fn ctc_weight(&self) -> f64 {
+        if self.ctc.is_some() {
+            self.ctc_weight
+        } else {
+            0.0
+        }
+    }
+
+    /// CTC logits of the memory: `CTC_FRAMES_PER_COLUMN` frames per column, rows averaged; the
+    /// frames of image `b` past `CTC_FRAMES_PER_COLUMN · memory.columns[b]` are padding.
+    /// `None` without a CTC head.
+    ///
+    /// # Shapes
+    /// `[B, h·w, d]` memory → `[B, 2w, V]`.
+    pub fn ctc_logits(&self, memory: &Memory) -> Option<Tensor<3>> {
+        let head = self.ctc.as_ref()?;
+        let [b, s, d] = memory.features.dims();
+        let h = memory.rows.max(1);
+        let w = s / h;
+        let columns = memory
+            .features
+            .clone()
+            .reshape([b, h, w, d])
+            .mean_dim(1)
+            .reshape([b, w, d]);
+        let frames = head.forward(columns); // [B, w, 2V]
+        let v = frames.dims()[2] / CTC_FRAMES_PER_COLUMN;
+        Some(frames.reshape([b, w * CTC_FRAMES_PER_COLUMN, v]))
+    }
+
+    /// Whether batch padding is masked (see [`ModelConfig::padding_mask`]).
+    pub fn padding_mask(&self) -> bool {
+        self.padding_mask
+    }
+
     /// Longest output in tokens, `<S>` and `<E>` included.
     pub fn max_output_len(&self) -> usize {
         self.max_output_len
@@ -158,6 +283,46 @@ impl ResnetTransformer {
     /// `[B, 1, H, W]` → `[B, h·w, d_model]`.
     pub fn encode(&self, images: Tensor<4>) -> Tensor<3> {
         let features = self.encoder.forward(images);
+        self.to_memory(features)
+    }
+
+    /// Encodes a batch padded on the right, image `b` being `widths[b]` pixels wide. With
+    /// [`ModelConfig::padding_mask`] each image's memory is what it would be alone and the
+    /// padding is masked; without it this is [`Self::encode`].
+    ///
+    /// # Shapes
+    /// `[B, 1, H, W]` → `[B, h·w, d_model]` and a `[B, 1, 1, h·w]` mask.
+    pub fn encode_padded(&self, images: Tensor<4>, widths: &[usize]) -> Memory {
+        let [b, _, _, w] = images.dims();
+        let masked = self.padding_mask && widths.len() == b && widths.iter().any(|&v| v < w);
+        let (features, columns) = self
+            .encoder
+            .forward_padded(images, masked.then_some(widths));
+        let [_, _, h, fw] = features.dims();
+        let device = features.device();
+        let mask = masked.then(|| {
+            // Memory is flattened row by row: position `row·w + col` is padding when col ≥ valid.
+            let mut mask = vec![0f32; b * h * fw];
+            for (sample, &valid) in mask.chunks_exact_mut(h * fw).zip(&columns) {
+                for row in sample.chunks_exact_mut(fw) {
+                    row[valid.min(fw)..].fill(attention::MASKED);
+                }
+            }
+            Tensor::from_data(
+                burn::tensor::TensorData::new(mask, [b, 1, 1, h * fw]),
+                &device,
+            )
+        });
+        Memory {
+            features: self.to_memory(features),
+            mask,
+            columns: if masked { columns } else { vec![fw; b] },
+            rows: h,
+        }
+    }
+
+    /// `[B, C, h, w]` feature map → projected memory with the 2-D position code.
+    fn to_memory(&self, features: Tensor<4>) -> Tensor<3> {
         let [b, c, h, w] = features.dims();
         let x = features.reshape([b, c, h * w]).swap_dims(1, 2); // [B, h·w, C]
         let x = self.projection.forward(x);
@@ -180,38 +345,51 @@ impl ResnetTransformer {
     ///
     /// # Shapes
     /// `memory: [B, S, d]`, `tokens: [B, T]` → logits `[B, T, V]`.
-    pub fn decode(&self, memory: Tensor<3>, tokens: Tensor<2, Int>) -> Tensor<3> {
+    pub fn decode(&self, memory: impl Into<Memory>, tokens: Tensor<2, Int>) -> Tensor<3> {
+        let memory = memory.into();
         let t = tokens.dims()[1];
-        let mask = causal_mask(t, &memory.device());
+        let mask = causal_mask(t, &memory.features.device());
         let mut x = self.embed(tokens, 0);
         for layer in &self.layers {
-            x = layer.forward(x, memory.clone(), mask.clone());
+            x = layer.forward(
+                x,
+                memory.features.clone(),
+                mask.clone(),
+                memory.mask.clone(),
+            );
         }
         self.head.forward(x)
     }
 
-    /// Full teacher-forced forward pass (training).
+    /// Full teacher-forced forward pass (training) of a batch padded on the right, image `b`
+    /// being `widths[b]` pixels wide.
     ///
     /// # Shapes
     /// `images: [B, 1, H, W]`, `tokens: [B, T]` → logits `[B, T, V]`.
-    pub fn forward(&self, images: Tensor<4>, tokens: Tensor<2, Int>) -> Tensor<3> {
-        let memory = self.encode(images);
+    pub fn forward(
+        &self,
+        images: Tensor<4>,
+        widths: &[usize],
+        tokens: Tensor<2, Int>,
+    ) -> Tensor<3> {
+        let memory = self.encode_padded(images, widths);
         self.decode(memory, tokens)
     }
 
     /// Starts a KV cache for `memory` (cross-attention keys/values computed once) with room
     /// for the longest output; [`Self::start_cache_for`] sizes it for fewer tokens.
-    pub fn start_cache(&self, memory: Tensor<3>) -> DecoderCache {
+    pub fn start_cache(&self, memory: impl Into<Memory>) -> DecoderCache {
         self.start_cache_for(memory, self.max_output_len)
     }
 
     /// Starts a KV cache with room for `tokens` decoding steps (it grows if more come).
-    pub fn start_cache_for(&self, memory: Tensor<3>, tokens: usize) -> DecoderCache {
+    pub fn start_cache_for(&self, memory: impl Into<Memory>, tokens: usize) -> DecoderCache {
+        let memory = memory.into();
         DecoderCache {
             layers: self
                 .layers
                 .iter()
-                .map(|l| l.start_cache(memory.clone(), tokens))
+                .map(|l| l.start_cache(memory.features.clone(), memory.mask.clone(), tokens))
                 .collect(),
             len: 0,
         }
@@ -254,7 +432,7 @@ mod tests {
             TensorData::new(vec![1i64, 4, 5, 1, 6, 7], [2, 3]),
             &device,
         );
-        assert_eq!(model.forward(images, tokens).dims(), [2, 3, 10]);
+        assert_eq!(model.forward(images, &[64, 40], tokens).dims(), [2, 3, 10]);
     }
 
     #[test]
@@ -310,6 +488,62 @@ mod tests {
         for (a, b) in step.iter().zip(&full[20..30]) {
             assert!((a - b).abs() < 1e-4, "{a} vs {b}");
         }
+    }
+
+    /// Logits of `tokens` for image `row` of a batch padded to a common width, and for the same
+    /// image alone, with a model whose batch norm has running statistics (so padding is not 0
+    /// after it).
+    fn batched_and_alone(padding_mask: bool) -> f32 {
+        let device = Device::flex();
+        device.seed(5);
+        let cfg = ModelConfig {
+            padding_mask,
+            ..tiny()
+        };
+        let trained = cfg.init(10, &device.clone().autodiff());
+        for _ in 0..2 {
+            let d = trained.devices()[0].clone();
+            let x = Tensor::<4>::random([2, 1, 32, 64], burn::tensor::Distribution::Default, &d);
+            let t = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 4, 5, 6], [2, 2]), &d);
+            let _ = trained.forward(x, &[64, 64], t);
+        }
+        let model = trained.valid();
+        let narrow =
+            Tensor::<4>::random([1, 1, 32, 40], burn::tensor::Distribution::Default, &device);
+        let wide =
+            Tensor::<4>::random([1, 1, 32, 64], burn::tensor::Distribution::Default, &device);
+        let padded = Tensor::cat(
+            vec![narrow.clone(), Tensor::zeros([1, 1, 32, 24], &device)],
+            3,
+        );
+        let batch = Tensor::cat(vec![padded, wide], 0);
+        let ids = [1i64, 5, 7, 4];
+        let tokens = |b| {
+            let data: Vec<i64> = (0..b).flat_map(|_| ids).collect();
+            Tensor::<2, Int>::from_data(TensorData::new(data, [b, 4]), &device)
+        };
+        let together = model
+            .decode(model.encode_padded(batch, &[40, 64]), tokens(2))
+            .try_to_vec_as::<f32>()
+            .expect("reads");
+        let alone = model
+            .decode(model.encode_padded(narrow, &[40]), tokens(1))
+            .try_to_vec_as::<f32>()
+            .expect("reads");
+        alone
+            .iter()
+            .zip(&together[..alone.len()])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn a_padded_image_reads_as_it_would_alone() {
+        let masked = batched_and_alone(true);
+        assert!(masked < 1e-4, "masked: max logit difference {masked}");
+        // The control: without the mask, padding changes the logits.
+        let unmasked = batched_and_alone(false);
+        assert!(unmasked > 1e-3, "unmasked: max logit difference {unmasked}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::ModelConfig;
+use crate::decode::DecodeConfig;
 use crate::error::{Error, Result};
 use crate::image::PreprocessConfig;
 use crate::ron_file::from_ron;
@@ -17,6 +18,9 @@ pub struct Preset {
     pub model: ModelConfig,
     /// How images are fitted to it.
     pub preprocess: PreprocessConfig,
+    /// How its output is decoded (beam width, length limits, loop cutting).
+    #[serde(default)]
+    pub decode: DecodeConfig,
 }
 
 /// The presets shipped with the library.

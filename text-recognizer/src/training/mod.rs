@@ -11,4 +11,4 @@ pub use config::{CharsetSpec, Component, ModelSpec, OptimConfig, TrainingConfig}
 pub use metric::{ErrorKind, TextErrorMetric};
 pub use run::{TrainOptions, TrainReport, run_config, train};
 pub use run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};
-pub use step::{HtrOutput, TokenPairs, sequence_loss};
+pub use step::{HtrOutput, TokenPairs, ctc_loss, hybrid_loss, sequence_loss};

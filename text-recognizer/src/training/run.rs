@@ -301,13 +301,25 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         && resume_epoch.is_none()
     {
         let staged = crate::StagedModel::load(path)?;
-        if staged.manifest.charset != *charset || staged.manifest.preset.model != preset.model {
+        if staged.manifest.charset != *charset
+            || !staged.manifest.preset.model.same_weights_as(&preset.model)
+        {
             return Err(Error::config(
                 path.display().to_string(),
                 "--init-from: the model's architecture or alphabet differs from this config's",
             ));
         }
-        model = staged.load_into(model)?;
+        // The staged model's own architecture takes its weights; a CTC head this config adds
+        // starts fresh (hybrid fine-tuning of a model trained without one).
+        let base = staged
+            .manifest
+            .preset
+            .model
+            .init(charset.vocab_size(), &device);
+        model =
+            staged
+                .load_into(base)?
+                .with_settings_of(&preset.model, charset.vocab_size(), &device);
         tracing::info!("initialised from {}", path.display());
     }
     tracing::info!(

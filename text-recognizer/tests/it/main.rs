@@ -1,5 +1,6 @@
 //! Integration tests of the library's data sources on fixtures (one test binary).
 
+mod configs;
 mod iam;
 mod line_folders;
 mod pages;

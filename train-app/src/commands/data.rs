@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
+use image::codecs::jpeg::JpegEncoder;
 use indicatif::{ProgressBar, ProgressStyle};
 use text_recognizer::StagedModel;
 use text_recognizer::data::download::{Recipe, download, unzip};
@@ -234,10 +235,22 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
     let all = samples(&loaded, args.source.samples, args.seed);
     for (i, (image, text)) in all.iter().enumerate() {
         let stem = args.output.join(format!("{i:05}"));
-        let png = stem.with_extension("png");
-        image
-            .save(&png)
-            .with_context(|| format!("writing {}", png.display()))?;
+        match args.jpeg {
+            Some(quality) => {
+                let path = stem.with_extension("jpg");
+                let file = std::fs::File::create(&path)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                JpegEncoder::new_with_quality(std::io::BufWriter::new(file), quality)
+                    .encode_image(image)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            None => {
+                let png = stem.with_extension("png");
+                image
+                    .save(&png)
+                    .with_context(|| format!("writing {}", png.display()))?;
+            }
+        }
         let gt = stem.with_extension("gt.txt");
         std::fs::write(&gt, text).with_context(|| format!("writing {}", gt.display()))?;
     }

@@ -36,6 +36,9 @@ pub struct RenderConfig {
     pub paper: (u8, u8),
     /// Amplitude of uniform pixel noise.
     pub noise: f32,
+    /// Share of lines with no text at all (paper, noise, sometimes a ruled line; transcription
+    /// empty), so a model learns that no ink means no text.
+    pub blank_p: f64,
 }
 
 impl Default for RenderConfig {
@@ -49,6 +52,7 @@ impl Default for RenderConfig {
             ink: (0, 90),
             paper: (170, 255),
             noise: 10.0,
+            blank_p: 0.0,
         }
     }
 }
@@ -74,6 +78,9 @@ impl SyntheticLines {
     /// The line for `seed`: same seed, same image and text.
     pub fn sample(&self, seed: u64) -> (GrayImage, String) {
         let mut rng = StdRng::seed_from_u64(seed);
+        if self.config.blank_p > 0.0 && rng.random_bool(self.config.blank_p.min(1.0)) {
+            return (blank(&self.config, &mut rng), String::new());
+        }
         for _ in 0..8 {
             let text = self
                 .corpus
@@ -174,6 +181,28 @@ pub fn render(font: &FontVec, text: &str, cfg: &RenderConfig, rng: &mut StdRng) 
         o.0[0] = (paper + (ink - paper) * a + noise).clamp(0.0, 255.0) as u8;
     }
     out
+}
+
+/// A line of paper with no text: the size of a rendered line, its paper and noise, and now and
+/// then a ruled line.
+fn blank(cfg: &RenderConfig, rng: &mut StdRng) -> GrayImage {
+    let px = range(rng, cfg.font_px);
+    let height = (px * 1.6).ceil().max(8.0) as u32;
+    let width = (px * 0.5 * rng.random_range(cfg.chars.0..=cfg.chars.1.max(cfg.chars.0)) as f32)
+        .ceil()
+        .max(8.0) as u32;
+    let paper = f32::from(rng.random_range(cfg.paper.0..=cfg.paper.1.max(cfg.paper.0)));
+    let ruled = rng.random_bool(0.3).then(|| rng.random_range(0..height));
+    let ink = f32::from(rng.random_range(cfg.ink.0..=cfg.ink.1.max(cfg.ink.0)));
+    GrayImage::from_fn(width, height, |_, y| {
+        let noise = if cfg.noise > 0.0 {
+            rng.random_range(-cfg.noise..cfg.noise)
+        } else {
+            0.0
+        };
+        let base = if ruled == Some(y) { ink } else { paper };
+        Luma([(base + noise).clamp(0.0, 255.0) as u8])
+    })
 }
 
 /// Rasterises one positioned glyph into `img`, combining each covered pixel's old value with
