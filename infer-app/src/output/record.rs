@@ -36,6 +36,12 @@ pub struct LineRecord {
     pub min_confidence: f32,
     /// `[x, y, width, height]` in image pixels; absent when the whole image was one line.
     pub bbox: Option<[u32; 4]>,
+    /// No ink was found: the text is empty by decision, not by the model (confidence 1).
+    #[serde(default)]
+    pub blank: bool,
+    /// Decoding stopped early (the line's length limit, or a repetition loop that was cut).
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 impl Record {
@@ -60,6 +66,8 @@ impl Record {
                         confidence: l.recognition.confidence,
                         min_confidence: l.recognition.min_confidence,
                         bbox: l.bbox.map(|b| [b.x, b.y, b.width, b.height]),
+                        blank: l.recognition.blank,
+                        truncated: l.recognition.truncated,
                     })
                     .collect(),
                 model: model.to_string(),

@@ -57,7 +57,13 @@ impl CtcFrames<'_> {
     pub fn log_likelihood(&self, tokens: &[usize]) -> f32 {
         // Extended label sequence: blank, t1, blank, t2, …, blank.
         let s = 2 * tokens.len() + 1;
-        let label = |i: usize| if i % 2 == 0 { BLANK } else { tokens[i / 2] };
+        let label = |i: usize| {
+            if i.is_multiple_of(2) {
+                BLANK
+            } else {
+                tokens[i / 2]
+            }
+        };
         if self.frames == 0 {
             return if tokens.is_empty() {
                 0.0

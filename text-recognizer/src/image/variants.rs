@@ -119,25 +119,28 @@ pub fn background_level(img: &GrayImage) -> u8 {
     0
 }
 
-/// First and last rows holding ink (pixels 60 grey levels away from the background, in at
-/// least 1 % of the row or 2 pixels), or `None` for a blank image.
-pub fn ink_rows(img: &GrayImage) -> Option<(u32, u32)> {
+/// Ink pixels per row: pixels 60 grey levels away from the background (the median), on the
+/// ink's side of it.
+pub fn ink_profile(img: &GrayImage) -> Vec<usize> {
     let background = i32::from(background_level(img));
     let dark = ink_is_dark(img);
-    let needed = (img.width() / 100).max(2);
     let is_ink = |v: u8| {
         let d = i32::from(v) - background;
         if dark { d < -60 } else { d > 60 }
     };
-    let rows: Vec<u32> = (0..img.height())
-        .filter(|&y| {
-            (0..img.width())
-                .filter(|&x| is_ink(img.get_pixel(x, y).0[0]))
-                .count() as u32
-                >= needed
-        })
-        .collect();
-    Some((*rows.first()?, *rows.last()?))
+    img.rows()
+        .map(|row| row.filter(|p| is_ink(p.0[0])).count())
+        .collect()
+}
+
+/// First and last rows holding ink (at least 1 % of the row, and 2 pixels), or `None` for a
+/// blank image.
+pub fn ink_rows(img: &GrayImage) -> Option<(u32, u32)> {
+    let needed = (img.width() as usize / 100).max(2);
+    let profile = ink_profile(img);
+    let first = profile.iter().position(|&n| n >= needed)?;
+    let last = profile.iter().rposition(|&n| n >= needed)?;
+    Some((first as u32, last as u32))
 }
 
 /// Rows `top..=bottom`.
