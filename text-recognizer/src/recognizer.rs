@@ -311,24 +311,32 @@ mod tests {
         let recognizer = Recognizer::from_staged(random_line_model(), Device::flex())
             .expect("loads")
             .with_batch_size(2);
+        // Pen strokes (every 7th column dark) on light paper, of any size.
+        let strokes =
+            |w, h| GrayImage::from_fn(w, h, |x, _| Luma([if x % 7 < 2 { 20 } else { 235 }]));
         let images = vec![
             GrayImage::from_pixel(1, 1, Luma([0])),
-            GrayImage::from_pixel(5000, 3, Luma([255])),
+            strokes(5000, 3),
             GrayImage::from_pixel(3, 900, Luma([128])),
-            GrayImage::from_pixel(200, 64, Luma([30])),
+            strokes(200, 64),
+            strokes(900, 40),
+            strokes(31, 64),
         ];
         let batch = recognizer.recognize_batch(&images);
-        assert_eq!(batch.len(), 4);
+        assert_eq!(batch.len(), 6);
         for r in &batch {
             assert!((0.0..=1.0).contains(&r.confidence));
             assert!(r.min_confidence <= r.confidence + 1e-6);
         }
-        // Blank images read as nothing without decoding.
-        assert!(batch[0].blank && batch[1].blank && batch[0].text.is_empty());
+        // Blank images read as nothing without decoding; the others are decoded.
+        assert!(batch[0].blank && batch[2].blank && batch[0].text.is_empty());
+        assert!(batch[3..].iter().all(|r| !r.blank));
+        // The line preset masks padding: one by one, the same as batched, in any order.
         let single = recognizer.with_batch_size(1);
         let one_by_one = single.recognize_batch(&images);
         for (i, image) in images.iter().enumerate().rev() {
             assert_eq!(single.recognize(image), one_by_one[i], "image {i}");
+            assert_eq!(batch[i].text, one_by_one[i].text, "image {i}");
         }
     }
 

@@ -33,6 +33,12 @@ impl InkPolarity {
 /// Ink covers well under half of a text image, so the median pixel is background: a median
 /// above mid-grey means a light background, hence dark ink.
 pub fn ink_is_dark(img: &GrayImage) -> bool {
+    median_level(img) >= 128
+}
+
+/// The median grey level: the background's, since ink covers well under half of a text image
+/// (0 for an empty image).
+pub fn median_level(img: &GrayImage) -> u8 {
     let mut hist = [0u64; 256];
     for p in img.pixels() {
         hist[p.0[0] as usize] += 1;
@@ -42,10 +48,10 @@ pub fn ink_is_dark(img: &GrayImage) -> bool {
     for (value, count) in hist.iter().enumerate() {
         seen += count;
         if seen >= half {
-            return value >= 128;
+            return value as u8;
         }
     }
-    false
+    0
 }
 
 #[cfg(test)]

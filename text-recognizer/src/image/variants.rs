@@ -11,6 +11,7 @@ use image::{GrayImage, ImageReader, Luma};
 use imageproc::filter::gaussian_blur_f32;
 
 use super::ink_is_dark;
+use super::polarity::median_level;
 
 /// A way to vary a line image, as users' images vary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,19 +105,7 @@ impl std::str::FromStr for Variant {
 
 /// The background grey level: the median pixel (ink covers well under half of a line).
 pub fn background_level(img: &GrayImage) -> u8 {
-    let mut hist = [0usize; 256];
-    for p in img.pixels() {
-        hist[p.0[0] as usize] += 1;
-    }
-    let half = (img.width() as usize * img.height() as usize).div_ceil(2);
-    let mut seen = 0;
-    for (level, &n) in hist.iter().enumerate() {
-        seen += n;
-        if seen >= half {
-            return level as u8;
-        }
-    }
-    0
+    median_level(img)
 }
 
 /// Ink pixels per row: pixels 60 grey levels away from the background (the median), on the
