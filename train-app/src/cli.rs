@@ -91,6 +91,14 @@ pub struct ShowArgs {
     /// Apply FSDL's augmentation (line or paragraph parameters, by --preset).
     #[arg(long, requires = "preset")]
     pub augment: bool,
+    /// Apply this training config's augmentation instead (see what a recipe trains on).
+    #[arg(
+        long,
+        requires = "preset",
+        conflicts_with = "augment",
+        value_name = "CONFIG"
+    )]
+    pub augment_of: Option<std::path::PathBuf>,
     /// Seed for sample choice and augmentation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

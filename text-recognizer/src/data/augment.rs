@@ -45,6 +45,9 @@ pub struct AugmentConfig {
     /// model's height. 0 is a tight crop (text touches top and bottom), 1 leaves the text a
     /// third of the line. `None` keeps each crop's own margins.
     pub margin: Option<(f32, f32)>,
+    /// Probability of re-framing a line with `margin` (the rest keep their crop: real crops
+    /// often hold bits of the neighbouring lines, which the re-framing counts as text).
+    pub margin_p: f64,
     /// Resolution loss: scaled down by a factor from this range, then back up (1: none).
     pub resolution: (f32, f32),
     /// Probability of an underline or a ruled line across the text.
@@ -68,6 +71,7 @@ impl Default for AugmentConfig {
             sharpen_p: 0.5,
             invert_p: 0.0,
             margin: None,
+            margin_p: 1.0,
             resolution: (1.0, 1.0),
             rule_p: 0.0,
             jpeg_p: 0.0,
@@ -92,6 +96,7 @@ impl AugmentConfig {
             sharpen_p: 0.0,
             invert_p: 0.0,
             margin: None,
+            margin_p: 1.0,
             resolution: (1.0, 1.0),
             rule_p: 0.0,
             jpeg_p: 0.0,
@@ -103,7 +108,9 @@ impl AugmentConfig {
     pub fn apply(&self, img: &GrayImage, seed: u64) -> GrayImage {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut out = img.clone();
-        if let Some(range) = self.margin {
+        if let Some(range) = self.margin
+            && rng.random_bool(self.margin_p.clamp(0.0, 1.0))
+        {
             out = remargin(&out, &mut rng, range);
         }
         if self.resolution.0 < 1.0 {

@@ -62,9 +62,10 @@ impl Adaptor<TokenPairs> for HtrOutput {
 }
 
 /// The CTC loss of the model's CTC head against `targets` (token ids, no `<S>`/`<E>`): each
-/// line's loss over its length, averaged over the lines that CTC can align (a line needs a
-/// frame per character plus one between repeated characters; others get weight 0). `None`
-/// without a CTC head.
+/// line's loss over its length (over its frames for an empty line, whose loss sums a blank
+/// over every frame and would otherwise swamp the rest), averaged over the lines that CTC can
+/// align (a line needs a frame per character plus one between repeated characters; others get
+/// weight 0). `None` without a CTC head.
 pub fn ctc_loss(
     model: &ResnetTransformer,
     memory: &Memory,
@@ -99,11 +100,8 @@ pub fn ctc_loss(
             padded[row * longest + k] = id as i64;
         }
         lengths.push(n as i64);
-        weights.push(if ok {
-            1.0 / (ids.len().max(1) * usable) as f32
-        } else {
-            0.0
-        });
+        let per = if ids.is_empty() { f.max(1) } else { ids.len() };
+        weights.push(if ok { 1.0 / (per * usable) as f32 } else { 0.0 });
     }
     let int = |v: Vec<i64>, shape: Vec<usize>| {
         Tensor::<1, Int>::from_data(TensorData::new(v, shape), &device)
@@ -239,6 +237,14 @@ mod tests {
             .expect("a CTC head")
             .into_scalar::<f32>();
         assert!((skipped - alone).abs() < 1e-4, "{skipped} vs {alone}");
+        // An empty line (a blank image) costs per frame, on the scale of a character.
+        let empty = ctc_loss(&eval, &first, &[vec![]])
+            .expect("a CTC head")
+            .into_scalar::<f32>();
+        assert!(
+            empty.is_finite() && empty < 2.0 * alone.max(1.0),
+            "{empty} vs {alone}"
+        );
         let grads = loss.backward();
         let head = model.ctc.as_ref().expect("head").weight.grad(&grads);
         assert!(head.is_some(), "the CTC head gets a gradient");

@@ -15,6 +15,7 @@ use text_recognizer::data::{
     AugmentConfig, DataSource, LoadOptions, Loaded, Skipped, default_cache_dir,
 };
 use text_recognizer::model::{Preset, PresetName};
+use text_recognizer::training::TrainingConfig;
 
 use crate::cli::{DataCommand, DownloadArgs, ExportArgs, ShowArgs, SourceArgs};
 
@@ -200,10 +201,13 @@ fn show(args: ShowArgs) -> anyhow::Result<()> {
     if let Some(name) = &args.preset {
         let name: PresetName = name.parse()?;
         let pre = Preset::named(name).preprocess;
-        let augment = args.augment.then(|| match name {
-            PresetName::Line => AugmentConfig::fsdl_line(),
-            PresetName::Paragraph => AugmentConfig::default(),
-        });
+        let augment = match &args.augment_of {
+            Some(path) => TrainingConfig::load(path)?.augment,
+            None => args.augment.then(|| match name {
+                PresetName::Line => AugmentConfig::fsdl_line(),
+                PresetName::Paragraph => AugmentConfig::default(),
+            }),
+        };
         for (k, (img, _)) in chosen.iter_mut().enumerate() {
             let mut p = pre.prepare(img);
             if let Some(a) = &augment {
