@@ -44,6 +44,8 @@ poll_memory() {
 }
 peak() { sort -n "$1" | tail -1; }
 # One group of cases: BUILD (a burn build, pytorch or pytorch-fp32) GROUP SECONDS.
+# $extra holds several options and the --no-tf32 switch is optional: both split on purpose.
+# shellcheck disable=SC2046,SC2086
 group() {
   local started=$SECONDS
   case $1 in

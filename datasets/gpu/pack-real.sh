@@ -28,5 +28,7 @@ for gt in "$stage"/real/testaments/val/*.gt.txt; do
   n=$((n + 1))
 done
 mkdir -p .gpu
-tar cf .gpu/real.tar -C "$stage" real $(cd "$stage" && ls ./*.README.md)
+readmes=()
+for r in "$stage"/*.README.md; do readmes+=("${r#"$stage"/}"); done
+tar cf .gpu/real.tar -C "$stage" real "${readmes[@]}"
 du -h .gpu/real.tar

@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2154  # $out is set by the script that sources this one
 # Sourced by the GPU-machine scripts (datasets/gpu/train.sh, benches/gpu/run.sh): unpacks the
 # carried Vulkan loader packages (.gl/*.deb; the machine has the NVIDIA driver but no loader),
 # points the loader at the driver's ICD, and writes the device's name to $out/device.txt.

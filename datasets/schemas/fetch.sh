@@ -25,4 +25,4 @@ fi
 grep -q 'pagecontent/2019-07-15' "$dest/page.xsd"
 grep -q 'standards/alto/ns-v4#' "$dest/alto-4-4.xsd"
 grep -q 'schemaLocation="xlink.xsd"' "$dest/alto-4-4.xsd"
-echo "schemas in $dest: $(ls "$dest" | tr '\n' ' ')"
+echo "schemas in $dest: $(find "$dest" -maxdepth 1 -type f -printf '%f ')"

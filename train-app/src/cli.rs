@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use text_recognizer::DeviceSpec;
+use text_recognizer::training::CheckpointEvery;
 
 /// Train handwriting recognizers and stage them for inference.
 #[derive(Parser, Debug)]
@@ -156,9 +157,17 @@ pub struct TrainArgs {
     /// Fail on the first unreadable or unencodable sample instead of skipping it.
     #[arg(long)]
     pub strict: bool,
-    /// Stop cleanly after this many minutes (checkpoints and metrics are kept).
+    /// Stop cleanly after this many minutes (a checkpoint is saved; `--resume` continues).
     #[arg(long)]
     pub max_minutes: Option<f64>,
+    /// Also save a mid-epoch checkpoint this often (one device), so a killed run loses at most
+    /// this much work: minutes (10, 10m), 30s, 2h, or optimiser steps (500steps).
+    #[arg(long, value_name = "INTERVAL")]
+    pub checkpoint_every: Option<CheckpointEvery>,
+    /// Train data-parallel on these devices, e.g. cuda:0,cuda:1 (default: --device alone).
+    /// One batch per device per optimiser step; see `optim.lr_scaling` in the config.
+    #[arg(long, value_delimiter = ',', value_name = "DEVICE,...")]
+    pub devices: Option<Vec<DeviceSpec>>,
     /// Print plain progress lines even on a terminal.
     #[arg(long)]
     pub log_progress: bool,

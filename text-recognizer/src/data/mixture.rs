@@ -4,6 +4,8 @@
 //! Determinism: sample `i` of an epoch is drawn from a seed made of the run seed, `i`, and how
 //! many times `i` was drawn before (one per epoch), so runs repeat exactly whichever worker
 //! thread serves which index, and every epoch sees fresh synthetic samples and augmentations.
+//! Every index is already a random draw from the mixture, so the loader need not shuffle, and a
+//! run resumed at epoch `e`, `k` samples in, sees what it would have seen ([`MixtureDataset::start_at`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -118,6 +120,16 @@ impl MixtureDataset {
         (ds, skipped, unknown)
     }
 
+    /// Positions the draw counters for a run that resumes `items_done` samples into `epoch`
+    /// (1-based): the samples it trains on next are the ones an uninterrupted run would have.
+    pub fn start_at(&self, epoch: usize, items_done: usize) {
+        let before = u32::try_from(epoch.saturating_sub(1)).unwrap_or(u32::MAX);
+        for (i, d) in self.draws.iter().enumerate() {
+            let n = if i < items_done { before + 1 } else { before };
+            d.store(n, Ordering::Relaxed);
+        }
+    }
+
     /// Number of usable sources.
     pub fn sources(&self) -> usize {
         self.components.len()
@@ -226,10 +238,14 @@ mod tests {
             items[17].image,
             "same seed, same sample"
         );
-        assert_ne!(
-            ds.get(17).expect("item").image,
-            items[17].image,
-            "next epoch, fresh augmentation"
+        let next = ds.get(17).expect("item").image;
+        assert_ne!(next, items[17].image, "next epoch, fresh augmentation");
+        let (resumed, _, _) = make();
+        resumed.start_at(2, 10);
+        assert_eq!(
+            resumed.get(17).expect("item").image,
+            next,
+            "a run resumed in epoch 2 draws epoch 2's sample"
         );
     }
 }

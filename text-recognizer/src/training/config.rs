@@ -91,6 +91,35 @@ pub struct OptimConfig {
     pub grad_clip_norm: Option<f32>,
     /// Batches whose gradients are summed before one optimiser step.
     pub grad_accumulation: usize,
+    /// How `lr` grows with the number of devices (each adds a batch to every step).
+    #[serde(default)]
+    pub lr_scaling: LrScaling,
+}
+
+/// The learning-rate rule for data-parallel training: `lr` is the rate for one device, and with
+/// `n` devices the effective batch is `n × batch_size × grad_accumulation`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LrScaling {
+    /// The same `lr` whatever the device count (AdamW is nearly invariant to the gradient's
+    /// scale, and summed gradients from `n` devices are `n` times larger).
+    #[default]
+    Constant,
+    /// `lr × n` (Goyal et al., 2017; with warm-up).
+    Linear,
+    /// `lr × √n` (the usual rule for Adam-type optimisers).
+    Sqrt,
+}
+
+impl LrScaling {
+    /// The factor for `devices` devices.
+    pub fn factor(self, devices: usize) -> f64 {
+        let n = devices.max(1) as f64;
+        match self {
+            LrScaling::Constant => 1.0,
+            LrScaling::Linear => n,
+            LrScaling::Sqrt => n.sqrt(),
+        }
+    }
 }
 
 impl Default for OptimConfig {
@@ -102,6 +131,7 @@ impl Default for OptimConfig {
             weight_decay: 1e-4,
             grad_clip_norm: Some(1.0),
             grad_accumulation: 1,
+            lr_scaling: LrScaling::Constant,
         }
     }
 }

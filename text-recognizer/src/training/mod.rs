@@ -1,14 +1,20 @@
 //! Training with burn's `SupervisedTraining`: configuration, the train/validation steps, string
 //! CER/WER metrics and the run directory they all write to.
 
+mod checkpoint;
 mod config;
 mod metric;
 mod run;
 mod run_dir;
 mod step;
+mod stop;
+mod strategy;
 
-pub use config::{CharsetSpec, Component, ModelSpec, OptimConfig, TrainingConfig};
+pub use checkpoint::AtomicFileCheckpointer;
+pub use config::{CharsetSpec, Component, LrScaling, ModelSpec, OptimConfig, TrainingConfig};
 pub use metric::{ErrorKind, TextErrorMetric};
 pub use run::{TrainOptions, TrainReport, run_config, train};
 pub use run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};
 pub use step::{HtrOutput, TokenPairs, ctc_loss, hybrid_loss, sequence_loss};
+pub use stop::{StopReason, StopRequest};
+pub use strategy::{CheckpointEvery, Position, Stopped};

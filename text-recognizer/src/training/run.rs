@@ -2,7 +2,8 @@
 //! checkpoints (best validation CER + last), early stopping, warm-up + cosine LR, resume.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::grad_clipping::GradientClippingConfig;
@@ -20,11 +21,17 @@ use burn::train::checkpoint::{
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{LearningRateMetric, LossMetric};
 use burn::train::renderer::MetricsRenderer;
-use burn::train::{Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining};
+use burn::train::{
+    ExecutionStrategy, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim, StoppingCondition,
+    SupervisedTraining, TrainingStrategy,
+};
 
+use super::checkpoint::AtomicFileCheckpointer;
 use super::config::TrainingConfig;
 use super::metric::{ErrorKind, TextErrorMetric};
 use super::run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};
+use super::stop::{StopReason, StopRequest};
+use super::strategy::{CheckpointEvery, Position, PreemptibleTraining, Stopped};
 use crate::data::synthetic::TextCorpus;
 use crate::data::{
     DataSource, HtrBatcher, HtrDataset, LoadOptions, LoadReport, Loaded, MixtureDataset,
@@ -36,16 +43,22 @@ use crate::error::{Error, Result};
 pub struct TrainOptions {
     /// The run directory (created if needed).
     pub run_dir: RunDir,
-    /// Compute device (without autodiff; it is added here).
-    pub device: Device,
-    /// Continue from the newest checkpoint in `run_dir`.
+    /// Compute devices (without autodiff; it is added here). One: the preemptible single-device
+    /// loop. Several: burn's data-parallel strategy (one batch per device per optimiser step,
+    /// the optimiser on the first device).
+    pub devices: Vec<Device>,
+    /// Continue from the newest checkpoint in `run_dir` (an epoch's, or a newer mid-epoch one).
     pub resume: bool,
     /// Progress display.
     pub renderer: Box<dyn MetricsRenderer>,
-    /// Stop cleanly (checkpoints and metrics written) after this much wall time.
-    pub time_limit: Option<std::time::Duration>,
+    /// Stop cleanly (checkpoint written) after this much wall time.
+    pub time_limit: Option<Duration>,
     /// Start from the weights of this staged model (fine-tuning) instead of random ones.
     pub init_from: Option<std::path::PathBuf>,
+    /// Save a mid-epoch checkpoint this often (single device only).
+    pub checkpoint_every: Option<CheckpointEvery>,
+    /// Set by the application's signal handlers: save and stop after the current step.
+    pub stop: StopRequest,
 }
 
 /// What a finished run reports.
@@ -61,6 +74,58 @@ pub struct TrainReport {
     pub valid_data: LoadReport,
     /// Optimiser steps per epoch.
     pub steps_per_epoch: usize,
+    /// Where training started (a resumed run: after its checkpoint).
+    pub started_at: Position,
+    /// Set when the run stopped on request: why, and where `--resume` continues.
+    pub stopped: Option<Stopped>,
+}
+
+/// Where a resumed run picks up.
+enum Start {
+    /// From scratch.
+    Fresh,
+    /// After this completed epoch (its checkpoint).
+    AfterEpoch(usize),
+    /// From a mid-epoch checkpoint.
+    Within(Position),
+}
+
+impl Start {
+    fn position(&self) -> Position {
+        match *self {
+            Start::Fresh => Position {
+                epoch: 1,
+                batches_done: 0,
+            },
+            Start::AfterEpoch(e) => Position {
+                epoch: e + 1,
+                batches_done: 0,
+            },
+            Start::Within(p) => p,
+        }
+    }
+}
+
+/// The newest complete checkpoint: an epoch's, or a mid-epoch one past it (single device).
+fn resume_point(run: &RunDir, batches_per_epoch: usize, single_device: bool) -> Result<Start> {
+    let epoch = run.latest_checkpoint();
+    let step = run.step_checkpoints().last().copied();
+    let covered = epoch.unwrap_or(0) * batches_per_epoch;
+    match (epoch, step) {
+        (_, Some(key)) if key > covered && single_device => {
+            Ok(Start::Within(Position::from_key(key, batches_per_epoch)))
+        }
+        (Some(e), _) => Ok(Start::AfterEpoch(e)),
+        (None, Some(_)) => Err(Error::config(
+            run.root().display().to_string(),
+            "--resume: only a mid-epoch checkpoint, which several devices cannot continue; \
+             resume on one device",
+        )),
+        (None, None) => Err(Error::config(
+            run.root().display().to_string(),
+            "--resume: no checkpoint in this run",
+        )),
+    }
 }
 
 fn describe(sources: &[DataSource]) -> String {
@@ -84,17 +149,18 @@ fn corpora(sources: &[&DataSource], options: &LoadOptions) -> Result<Vec<Option<
 }
 
 /// Linear warm-up from `lr/100`, then cosine decay to `min_lr`, over `total` optimiser steps.
-fn lr_schedule(config: &TrainingConfig, total: usize) -> Result<ModuleLrScheduler> {
+fn lr_schedule(config: &TrainingConfig, lr: f64, total: usize) -> Result<ModuleLrScheduler> {
     let o = &config.optim;
+    let min_lr = o.min_lr.min(lr);
     let warmup = o.warmup_steps.min(total.saturating_sub(1));
     let cosine =
-        CosineAnnealingLrSchedulerConfig::new(o.lr, (total - warmup).max(1)).with_min_lr(o.min_lr);
+        CosineAnnealingLrSchedulerConfig::new(lr, (total - warmup).max(1)).with_min_lr(min_lr);
     let schedule = if warmup == 0 {
         cosine.init()
     } else {
         SequentialLrSchedulerConfig::new(
             vec![
-                LrSchedulerConfig::Linear(LinearLrSchedulerConfig::new(o.lr / 100.0, o.lr, warmup)),
+                LrSchedulerConfig::Linear(LinearLrSchedulerConfig::new(lr / 100.0, lr, warmup)),
                 LrSchedulerConfig::Cosine(cosine),
             ],
             vec![warmup],
@@ -108,16 +174,23 @@ fn lr_schedule(config: &TrainingConfig, total: usize) -> Result<ModuleLrSchedule
 pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainReport> {
     let run = options.run_dir;
     std::fs::create_dir_all(run.root()).map_err(|e| Error::io(run.root(), e))?;
-    let resume_epoch = if options.resume {
-        Some(run.latest_checkpoint().ok_or_else(|| {
-            Error::config(
-                run.root().display().to_string(),
-                "--resume: no checkpoint in this run",
-            )
-        })?)
-    } else {
-        None
-    };
+    let n_devices = options.devices.len();
+    if n_devices == 0 {
+        return Err(Error::config("devices", "at least one device is needed"));
+    }
+    if n_devices > 1 && options.checkpoint_every.is_some() {
+        return Err(Error::config(
+            "--checkpoint-every",
+            "mid-epoch checkpoints need a single device; with several, make epochs short \
+             with epoch_samples (a checkpoint ends every epoch)",
+        ));
+    }
+    if options.resume && run.latest_checkpoint().is_none() && run.step_checkpoints().is_empty() {
+        return Err(Error::config(
+            run.root().display().to_string(),
+            "--resume: no checkpoint in this run",
+        ));
+    }
 
     let load_opts = LoadOptions {
         cache_dir: config.cache_dir.clone().unwrap_or_else(default_cache_dir),
@@ -142,7 +215,7 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         }
     }
     // A resumed run keeps its preset and alphabet: token ids must not move under the weights.
-    let (preset, charset) = if resume_epoch.is_some() {
+    let (preset, charset) = if options.resume {
         let info = run.read_info()?;
         (info.preset, info.charset)
     } else {
@@ -267,10 +340,36 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         });
     }
 
+    // Several devices each take one batch per optimiser step.
+    let batches_per_epoch = epoch_len.div_ceil(config.batch_size);
     let steps_per_epoch = epoch_len
+        .div_ceil(n_devices)
         .div_ceil(config.batch_size)
         .div_ceil(config.optim.grad_accumulation);
     let total_steps = (steps_per_epoch * config.epochs).max(1);
+    let start = if options.resume {
+        let info = run.read_info()?;
+        if info.steps_per_epoch != steps_per_epoch {
+            return Err(Error::config(
+                run.root().display().to_string(),
+                format!(
+                    "--resume: {steps_per_epoch} optimiser steps per epoch, the run had {} \
+                     (batch size, epoch length or device count changed)",
+                    info.steps_per_epoch
+                ),
+            ));
+        }
+        resume_point(&run, batches_per_epoch, n_devices == 1)?
+    } else {
+        Start::Fresh
+    };
+    let started_at = start.position();
+    // The data of a resumed run continue where they stopped (seeded by epoch and index).
+    train_ds.start_at(
+        started_at.epoch,
+        started_at.batches_done * config.batch_size,
+    );
+    let scaled_lr = config.optim.lr * config.optim.lr_scaling.factor(n_devices);
 
     std::fs::write(run.config_path(), config.to_ron())
         .map_err(|e| Error::io(run.config_path(), e))?;
@@ -292,13 +391,21 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
             .collect(),
         steps_per_epoch,
         git_commit: git_commit(),
+        devices: n_devices,
+        effective_batch: config.batch_size * config.optim.grad_accumulation * n_devices,
+        peak_lr: scaled_lr,
     })?;
 
-    let device = options.device.autodiff();
+    let devices: Vec<Device> = options
+        .devices
+        .iter()
+        .map(|d| d.clone().autodiff())
+        .collect();
+    let device = devices[0].clone();
     device.seed(config.seed);
     let mut model = preset.model.init(charset.vocab_size(), &device);
     if let Some(path) = &options.init_from
-        && resume_epoch.is_none()
+        && !options.resume
     {
         let staged = crate::StagedModel::load(path)?;
         if staged.manifest.charset != *charset
@@ -331,9 +438,9 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
     );
 
     let batcher = HtrBatcher::new(preset.preprocess.clone());
+    // No shuffle: each index is already a random draw, and a resumed run can skip a prefix.
     let train_loader = DataLoaderBuilder::new(batcher.clone())
         .batch_size(config.batch_size)
-        .shuffle(config.seed)
         .num_workers(config.num_workers)
         .set_device(device.clone())
         .build(train_ds);
@@ -353,10 +460,10 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
                 .map(GradientClippingConfig::Norm),
         )
         .init();
-    let schedule = lr_schedule(config, total_steps)?;
+    let schedule = lr_schedule(config, scaled_lr, total_steps)?;
 
     let cer = TextErrorMetric::new(ErrorKind::Cer, charset.clone());
-    let first_epoch = resume_epoch.map_or(1, |e| e + 1);
+    let first_epoch = started_at.epoch;
     let mut training = SupervisedTraining::new(run.root(), train_loader, valid_loader)
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())
@@ -367,7 +474,11 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
             config.log_samples,
         ))
         .metric_valid_numeric(TextErrorMetric::new(ErrorKind::Wer, charset))
-        .with_default_checkpointers()
+        .with_custom_checkpointers(
+            AtomicFileCheckpointer::new(run.root().join("checkpoint"), "model"),
+            AtomicFileCheckpointer::new(run.root().join("checkpoint"), "optim"),
+            AtomicFileCheckpointer::new(run.root().join("checkpoint"), "scheduler"),
+        )
         .with_checkpointing_strategy(
             ComposedCheckpointingStrategy::builder()
                 .add(KeepLastNCheckpoints::new(1))
@@ -395,18 +506,76 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
             StoppingCondition::NoImprovementSince { n_epochs },
         ));
     }
-    if let Some(epoch) = resume_epoch {
-        tracing::info!("resuming {} from epoch {epoch}", run.root().display());
-        training = training.checkpoint(epoch);
+    // The epoch before the start is loaded by burn (and names the starting epoch in the
+    // progress display); a mid-epoch checkpoint is loaded over it by the loop.
+    let before = started_at.epoch - 1;
+    if before > 0 && run.checkpoints().contains(&before) {
+        training = training.checkpoint(before);
+    }
+    match start {
+        Start::Fresh => {}
+        Start::AfterEpoch(e) => tracing::info!("resuming {} after epoch {e}", run.root().display()),
+        Start::Within(p) => tracing::info!(
+            "resuming {} in epoch {}, after batch {}",
+            run.root().display(),
+            p.epoch,
+            p.batches_done
+        ),
     }
 
     if let Some(limit) = options.time_limit {
-        // A rented GPU is paid by the hour: stop at a time budget the way Ctrl-C would, with
-        // the current epoch's checkpoint and metrics written.
-        let interrupter = training.interrupter();
+        // A rented GPU is paid by the hour: stop at a time budget as on SIGTERM.
+        let stop = options.stop.clone();
         std::thread::spawn(move || {
             std::thread::sleep(limit);
-            interrupter.stop(Some("time limit reached"));
+            stop.request(StopReason::TimeLimit);
+        });
+    }
+    let stopped = Arc::new(Mutex::new(None));
+    if n_devices == 1 {
+        training = training.with_training_strategy(TrainingStrategy::Custom(Arc::new(
+            PreemptibleTraining {
+                step_dir: run.step_dir(),
+                batch_size: config.batch_size,
+                every: options.checkpoint_every,
+                stop: options.stop.clone(),
+                resume_from: match start {
+                    Start::Within(p) => Some(p),
+                    _ => None,
+                },
+                stopped: stopped.clone(),
+                device: device.clone(),
+                seed: config.seed,
+            },
+        )));
+    } else {
+        training = training.with_training_strategy(TrainingStrategy::Default(
+            ExecutionStrategy::MultiDevice(devices, MultiDeviceOptim::OptimMainDevice),
+        ));
+        // burn's data-parallel loop has no mid-epoch checkpoint: a stop ends the run at once
+        // and the epoch in progress is trained again on resume.
+        let interrupter = training.interrupter();
+        let stop = options.stop.clone();
+        let record = stopped.clone();
+        let run = run.clone();
+        std::thread::spawn(move || {
+            loop {
+                if let Some(reason) = stop.requested() {
+                    let epoch = run.latest_checkpoint().unwrap_or(0) + 1;
+                    if let Ok(mut r) = record.lock() {
+                        *r = Some(Stopped {
+                            reason,
+                            at: Position {
+                                epoch,
+                                batches_done: 0,
+                            },
+                        });
+                    }
+                    interrupter.stop(Some(&reason.to_string()));
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
         });
     }
     let result = training.launch(Learner::new(model, optim, schedule));
@@ -416,6 +585,9 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
     if let Some(err) = result.error {
         return Err(Error::Training(err.to_string()));
     }
+    if let Some(e) = run.latest_checkpoint() {
+        run.prune_step_checkpoints(e * batches_per_epoch)?;
+    }
     let epochs = run.write_metrics_csv()?;
     Ok(TrainReport {
         epochs,
@@ -423,6 +595,8 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         train_data: train_report,
         valid_data: valid_report,
         steps_per_epoch,
+        started_at,
+        stopped: stopped.lock().ok().and_then(|s| *s),
     })
 }
 

@@ -3,7 +3,9 @@
 //! ```text
 //! RUN/config.ron              the training config, as run
 //! RUN/run.ron                 preset, charset, data counts, git commit (what `stage` needs)
-//! RUN/checkpoint/{model,optim,scheduler}-N.bpk   burn checkpoints: best valid CER + last
+//! RUN/checkpoint/{model,optim,scheduler}-N.bpk   epoch checkpoints: best valid CER + last
+//! RUN/checkpoint/step/{model,optim,scheduler}-K.bpk   the newest mid-epoch checkpoint, K batches
+//!                             into the run (`--checkpoint-every`, SIGTERM)
 //! RUN/{train,valid}/epoch-N/{Loss,CER,WER,Learning_Rate}.log   burn's per-batch metric logs
 //! RUN/samples/epoch-N.txt     a few validation predictions per epoch
 //! RUN/metrics.csv             one row per epoch, rebuilt from the logs after each launch
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::checkpoint::complete_keys;
 use crate::charset::Charset;
 use crate::error::{Error, Result};
 use crate::model::Preset;
@@ -35,6 +38,19 @@ pub struct RunInfo {
     pub steps_per_epoch: usize,
     /// `git rev-parse HEAD` of the working directory, when available.
     pub git_commit: Option<String>,
+    /// Devices trained on together.
+    #[serde(default = "one")]
+    pub devices: usize,
+    /// Samples per optimiser step: batch size × gradient accumulation × devices.
+    #[serde(default)]
+    pub effective_batch: usize,
+    /// Peak learning rate after the device-count rule (`optim.lr_scaling`).
+    #[serde(default)]
+    pub peak_lr: f64,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// A run directory.
@@ -105,22 +121,38 @@ impl RunDir {
         from_ron(&text, &path.display().to_string())
     }
 
-    /// Epochs with a saved model checkpoint, ascending.
+    /// Epochs with a complete checkpoint (model, optimiser and scheduler), ascending.
     pub fn checkpoints(&self) -> Vec<usize> {
-        let mut epochs: Vec<usize> = std::fs::read_dir(self.root.join("checkpoint"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                name.strip_prefix("model-")?
-                    .strip_suffix(".bpk")?
-                    .parse()
-                    .ok()
-            })
-            .collect();
-        epochs.sort_unstable();
-        epochs
+        complete_keys(&self.root.join("checkpoint"))
+    }
+
+    /// `checkpoint/step/`: mid-epoch checkpoints.
+    pub fn step_dir(&self) -> PathBuf {
+        self.root.join("checkpoint").join("step")
+    }
+
+    /// Keys (batches since the start of the run) of complete mid-epoch checkpoints, ascending.
+    pub fn step_checkpoints(&self) -> Vec<usize> {
+        complete_keys(&self.step_dir())
+    }
+
+    /// Removes mid-epoch checkpoints at or before batch `key` (an epoch checkpoint covers them)
+    /// and temporary files a killed run left.
+    pub fn prune_step_checkpoints(&self, key: usize) -> Result<()> {
+        let dir = self.step_dir();
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale = name.ends_with(".tmp")
+                || name
+                    .strip_suffix(".bpk")
+                    .and_then(|n| n.rsplit_once('-'))
+                    .and_then(|(_, k)| k.parse::<usize>().ok())
+                    .is_some_and(|k| k <= key);
+            if stale {
+                std::fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+            }
+        }
+        Ok(())
     }
 
     /// The newest checkpoint (what `--resume` continues from).
@@ -254,8 +286,11 @@ mod tests {
         let ck = dir.path().join("checkpoint");
         std::fs::create_dir_all(&ck).expect("mkdir");
         for e in [2, 3] {
-            std::fs::write(ck.join(format!("model-{e}.bpk")), b"").expect("write");
+            for r in super::super::checkpoint::RECORDS {
+                std::fs::write(ck.join(format!("{r}-{e}.bpk")), b"").expect("write");
+            }
         }
+        std::fs::write(ck.join("model-4.bpk"), b"").expect("write");
         assert_eq!(run.latest_checkpoint(), Some(3));
         assert_eq!(run.best_checkpoint(), Some((2, 12.5)));
         let rows = run.write_metrics_csv().expect("writes");

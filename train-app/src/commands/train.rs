@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use text_recognizer::training::{RunDir, TrainOptions, TrainingConfig, run_config, train};
+use text_recognizer::training::{
+    RunDir, StopReason, StopRequest, TrainOptions, TrainingConfig, run_config, train,
+};
 
 use crate::cli::{GlobalArgs, TrainArgs};
 use crate::progress::Progress;
@@ -32,19 +34,63 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         );
     }
 
-    let device = global.device.device()?;
+    let specs = args
+        .devices
+        .clone()
+        .unwrap_or_else(|| vec![global.device.clone()]);
+    let devices = specs
+        .iter()
+        .map(|s| s.device())
+        .collect::<Result<Vec<_>, _>>()?;
+    let names = specs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let minutes = |m: f64, flag: &str| {
+        anyhow::ensure!(
+            m.is_finite() && m > 0.0,
+            "{flag} must be a positive number of minutes"
+        );
+        Ok(std::time::Duration::from_secs_f64(m * 60.0))
+    };
+    let time_limit = args
+        .max_minutes
+        .map(|m| minutes(m, "--max-minutes"))
+        .transpose()?;
+    let stop = StopRequest::new();
+    // SIGTERM (a cloud provider's notice before preemption) and Ctrl-C: finish the step,
+    // checkpoint, exit 0. A second Ctrl-C still kills at once.
+    signal_hook::flag::register_usize(
+        signal_hook::consts::SIGTERM,
+        stop.flag(),
+        StopReason::Terminate.code(),
+    )?;
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register_conditional_shutdown(
+        signal_hook::consts::SIGINT,
+        130,
+        interrupted.clone(),
+    )?;
+    signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted)?;
+    signal_hook::flag::register_usize(
+        signal_hook::consts::SIGINT,
+        stop.flag(),
+        StopReason::Interrupt.code(),
+    )?;
+
     let started = std::time::Instant::now();
     let report = train(
         &config,
         TrainOptions {
             run_dir: RunDir::new(&run_dir),
-            device,
+            devices,
             resume,
             renderer: Box::new(Progress::new(config.batch_size, args.log_progress)),
             init_from: args.init_from.clone(),
-            time_limit: args
-                .max_minutes
-                .map(|m| std::time::Duration::from_secs_f64(m * 60.0)),
+            time_limit,
+            checkpoint_every: args.checkpoint_every,
+            stop,
         },
     )
     .with_context(|| format!("training run {}", run_dir.display()))?;
@@ -64,11 +110,7 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         }
     }
     println!("run: {}", run_dir.display());
-    println!(
-        "time: {:.1} s on {}",
-        started.elapsed().as_secs_f64(),
-        global.device
-    );
+    println!("time: {:.1} s on {names}", started.elapsed().as_secs_f64());
     if let Some(last) = report.epochs.last() {
         println!(
             "last epoch {}: train loss {:.4}, valid CER {:.2} %, WER {:.2} %",
@@ -80,6 +122,19 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     }
     if let Some((epoch, cer)) = report.best {
         println!("best checkpoint: epoch {epoch}, valid CER {cer:.2} %");
+    }
+    if let Some(stopped) = report.stopped {
+        let at = stopped.at;
+        let place = if at.batches_done == 0 {
+            format!("at the start of epoch {}", at.epoch)
+        } else {
+            format!("in epoch {}, after batch {}", at.epoch, at.batches_done)
+        };
+        println!(
+            "stopped ({}); checkpoint saved {place}. Continue with:\n  train-app train --resume {}",
+            stopped.reason,
+            run_dir.display()
+        );
     }
     Ok(())
 }

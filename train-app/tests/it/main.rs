@@ -3,5 +3,7 @@
 mod bad_data;
 mod export;
 mod memorize;
+mod preemption;
 mod resume;
+mod runbook;
 mod util;
