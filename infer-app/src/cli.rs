@@ -29,6 +29,20 @@ pub struct GlobalArgs {
     /// More logging.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Model registry for `--model registry:…` [default: ~/.local/share/text-recognizer/registry].
+    #[arg(long, global = true, env = "HTR_REGISTRY")]
+    pub registry: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// The registry `--registry` names, or the default one.
+    pub fn registry(&self) -> text_recognizer::Registry {
+        text_recognizer::Registry::open(
+            self.registry
+                .clone()
+                .unwrap_or_else(text_recognizer::Registry::default_root),
+        )
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -48,9 +62,10 @@ pub enum Command {
 pub struct EvalArgs {
     /// Folder of `NAME.png|jpg|…` + `NAME.gt.txt` (searched recursively).
     pub dir: PathBuf,
-    /// Staged model file [default: the model built into this binary].
+    /// Staged model: a `.htr` file, `registry:NAME@ALIAS`, `registry:NAME:VERSION` or
+    /// `registry:NAME` (newest) [default: the model built into this binary].
     #[arg(long, env = "HTR_MODEL")]
-    pub model: Option<PathBuf>,
+    pub model: Option<text_recognizer::ModelRef>,
     /// What the images hold: `line` (each read whole, as the .gt.txt is one line), or
     /// `paragraph`/`auto` (split into lines; the reference's lines are then joined by newlines).
     #[arg(long, default_value_t = LayoutMode::Line)]
@@ -102,10 +117,11 @@ pub struct OcrArgs {
     /// Descend into sub-folders.
     #[arg(short, long)]
     pub recursive: bool,
-    /// Staged model file (`train-app stage` writes one) [default: the model built into this
-    /// binary].
+    /// Staged model: a `.htr` file (`train-app stage` writes one), `registry:NAME@ALIAS`,
+    /// `registry:NAME:VERSION` or `registry:NAME` (newest) [default: the model built into
+    /// this binary].
     #[arg(long, env = "HTR_MODEL")]
-    pub model: Option<PathBuf>,
+    pub model: Option<text_recognizer::ModelRef>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Txt)]
     pub format: Format,

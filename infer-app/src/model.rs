@@ -4,15 +4,18 @@
 use std::path::Path;
 
 use anyhow::Context;
-use text_recognizer::StagedModel;
+use text_recognizer::{ModelRef, Registry, StagedModel};
 
 /// The default staged model, embedded at build time so the binary works on its own.
 static DEFAULT_MODEL: &[u8] = include_bytes!("../model/default-line.htr");
 
-/// Loads `path`, or the embedded default when there is none.
-pub fn load(path: Option<&Path>) -> anyhow::Result<StagedModel> {
-    match path {
-        Some(p) => Ok(StagedModel::load(p)?),
+/// Loads the model `model` names (a file or a registry entry), or the embedded default.
+pub fn load(model: Option<&ModelRef>, registry: &Registry) -> anyhow::Result<StagedModel> {
+    match model {
+        Some(m) => {
+            let path = m.path(registry)?;
+            StagedModel::load(&path).with_context(|| format!("model {m}"))
+        }
         None => StagedModel::from_bytes(DEFAULT_MODEL, Path::new("<embedded default-line.htr>"))
             .context("the embedded default model"),
     }
@@ -23,10 +26,10 @@ mod tests {
     use std::path::Path;
 
     use burn::tensor::Device;
-    use text_recognizer::Recognizer;
     use text_recognizer::data::LineFolder;
     use text_recognizer::image::{GrayImage, open_image};
     use text_recognizer::metrics::{ErrorCount, char_errors};
+    use text_recognizer::{Recognizer, Registry};
 
     /// Validation lines (writers no model here trained on), of very different widths.
     fn val_lines() -> (Vec<GrayImage>, Vec<String>) {
@@ -41,7 +44,7 @@ mod tests {
     }
 
     fn recognizer(batch: usize) -> Recognizer {
-        let staged = super::load(None).expect("embedded model");
+        let staged = super::load(None, &Registry::open("unused")).expect("embedded model");
         Recognizer::from_staged(staged, Device::flex())
             .expect("loads")
             .with_batch_size(batch)
@@ -49,7 +52,7 @@ mod tests {
 
     #[test]
     fn the_embedded_model_loads() {
-        let staged = super::load(None).expect("embedded model");
+        let staged = super::load(None, &Registry::open("unused")).expect("embedded model");
         assert_eq!(staged.manifest.name, "default-line");
     }
 

@@ -45,6 +45,9 @@ pub struct Provenance {
     pub git_commit: Option<String>,
     /// Seconds since the Unix epoch when it was staged.
     pub staged_at: u64,
+    /// The model the run was fine-tuned from (`--init-from`), if any.
+    #[serde(default)]
+    pub parent: Option<String>,
 }
 
 /// Everything about a model except its weights.
@@ -100,6 +103,7 @@ impl StagedModel {
                     data: info.data,
                     git_commit: info.git_commit,
                     staged_at,
+                    parent: info.parent,
                 },
             },
             weights,
@@ -132,12 +136,10 @@ impl StagedModel {
         Ok(out)
     }
 
-    /// Writes the model file.
+    /// Writes the model file (through a temporary file and a rename: a reader or a crash
+    /// never sees half a model).
     pub fn save(&self, path: &Path) -> Result<()> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        std::fs::write(path, self.to_bytes()?).map_err(|e| Error::io(path, e))
+        crate::registry::write_atomic(path, &self.to_bytes()?)
     }
 
     /// Reads a model file.

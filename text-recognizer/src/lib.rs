@@ -33,6 +33,7 @@ pub mod layout;
 pub mod metrics;
 pub mod model;
 pub mod recognizer;
+pub mod registry;
 mod ron_file;
 pub mod training;
 
@@ -42,3 +43,4 @@ pub use device::DeviceSpec;
 pub use error::{Error, Result};
 pub use layout::LayoutMode;
 pub use recognizer::{LineText, PageText, Recognition, Recognizer};
+pub use registry::{ModelRef, Registry};

@@ -25,14 +25,32 @@ pub struct GlobalArgs {
     /// More logging.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Model registry directory [default: ~/.local/share/text-recognizer/registry].
+    #[arg(long, global = true, env = "HTR_REGISTRY")]
+    pub registry: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// The registry `--registry` names, or the default one.
+    pub fn registry(&self) -> text_recognizer::Registry {
+        text_recognizer::Registry::open(
+            self.registry
+                .clone()
+                .unwrap_or_else(text_recognizer::Registry::default_root),
+        )
+    }
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train a model from a RON config (or resume a run).
     Train(TrainArgs),
-    /// Turn a run's best checkpoint into a staged model file.
+    /// Stage a run's best checkpoint: register it as the next version of a model in the
+    /// registry (with its lineage), and/or write a plain `.htr` file (`-o`).
     Stage(StageArgs),
+    /// The model registry: versions, lineage and aliases.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
     /// Data tools: download, statistics, contact sheets.
     #[command(subcommand)]
     Data(DataCommand),
@@ -151,9 +169,10 @@ pub struct TrainArgs {
     /// Override: samples per epoch.
     #[arg(long)]
     pub epoch_samples: Option<usize>,
-    /// Start from this staged model's weights (fine-tuning; same architecture and alphabet).
+    /// Start from this model's weights (fine-tuning; same architecture and alphabet): a `.htr`
+    /// file, or `registry:NAME@ALIAS`, `registry:NAME:VERSION`, `registry:NAME` (newest).
     #[arg(long, conflicts_with = "resume")]
-    pub init_from: Option<PathBuf>,
+    pub init_from: Option<text_recognizer::ModelRef>,
     /// Fail on the first unreadable or unencodable sample instead of skipping it.
     #[arg(long)]
     pub strict: bool,
@@ -177,10 +196,50 @@ pub struct TrainArgs {
 pub struct StageArgs {
     /// The run directory to stage from.
     pub run_dir: PathBuf,
-    /// Name of the staged model.
+    /// Name of the model (its versions in the registry share it).
     #[arg(long)]
     pub name: String,
-    /// Output file (default: staged/<name>.htr).
+    /// Also (or, without --registry, only) write the model to this file.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Point these aliases at the new version (e.g. --alias staging).
+    #[arg(long)]
+    pub alias: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RegistryCommand {
+    /// Models, or the versions of one model, with their metrics and aliases.
+    List {
+        /// A model name.
+        name: Option<String>,
+    },
+    /// A version's lineage: NAME (newest), NAME:VERSION or NAME@ALIAS.
+    Show {
+        /// The version.
+        model: String,
+    },
+    /// Point ALIAS at a version, creating or moving it: `alias lines@3 production`, or
+    /// `alias lines@staging production` to promote what staging points to.
+    Alias {
+        /// NAME@VERSION, NAME:VERSION or NAME@ALIAS.
+        target: String,
+        /// The alias to set.
+        alias: String,
+    },
+    /// Remove an alias.
+    Unalias {
+        /// The model's name.
+        name: String,
+        /// The alias.
+        alias: String,
+    },
+    /// Delete a version (NAME:VERSION; its aliases go too) or a whole model (NAME --all).
+    Delete {
+        /// NAME:VERSION, or NAME with --all.
+        model: String,
+        /// Delete every version of the model.
+        #[arg(long)]
+        all: bool,
+    },
 }

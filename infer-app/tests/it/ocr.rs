@@ -21,18 +21,7 @@ fn random_model(path: &Path) {
         name: "random".into(),
         preset,
         charset,
-        provenance: Provenance {
-            run_dir: String::new(),
-            epoch: 0,
-            steps: 0,
-            valid_cer: None,
-            valid_wer: None,
-            train_samples: 0,
-            valid_samples: 0,
-            data: vec![],
-            git_commit: None,
-            staged_at: 0,
-        },
+        provenance: Provenance::default(),
     };
     StagedModel::from_model(manifest, model)
         .expect("packs")

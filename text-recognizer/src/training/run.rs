@@ -55,6 +55,9 @@ pub struct TrainOptions {
     pub time_limit: Option<Duration>,
     /// Start from the weights of this staged model (fine-tuning) instead of random ones.
     pub init_from: Option<std::path::PathBuf>,
+    /// How the user named `init_from` (e.g. `registry:lines@production (lines:3)`), recorded
+    /// as the run's parent.
+    pub parent: Option<String>,
     /// Save a mid-epoch checkpoint this often (single device only).
     pub checkpoint_every: Option<CheckpointEvery>,
     /// Set by the application's signal handlers: save and stop after the current step.
@@ -394,6 +397,11 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         devices: n_devices,
         effective_batch: config.batch_size * config.optim.grad_accumulation * n_devices,
         peak_lr: scaled_lr,
+        parent: if options.resume {
+            run.read_info().ok().and_then(|i| i.parent)
+        } else {
+            options.parent.clone()
+        },
     })?;
 
     let devices: Vec<Device> = options

@@ -47,6 +47,9 @@ pub struct RunInfo {
     /// Peak learning rate after the device-count rule (`optim.lr_scaling`).
     #[serde(default)]
     pub peak_lr: f64,
+    /// The model the run started from (`--init-from`), as given and as resolved.
+    #[serde(default)]
+    pub parent: Option<String>,
 }
 
 fn one() -> usize {

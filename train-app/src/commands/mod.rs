@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 mod data;
+mod registry;
 mod stage;
 mod train;
 
@@ -10,7 +11,8 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(args) => train::run(args, &cli.global),
-        Command::Stage(args) => stage::run(args),
+        Command::Stage(args) => stage::run(args, &cli.global),
+        Command::Registry(cmd) => registry::run(cmd, &cli.global),
         Command::Data(cmd) => data::run(cmd),
     }
 }

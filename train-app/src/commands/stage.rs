@@ -1,25 +1,54 @@
-//! `train-app stage`.
+//! `train-app stage`: a run's best checkpoint into the registry and/or a `.htr` file.
 
 use std::path::PathBuf;
 
 use text_recognizer::StagedModel;
+use text_recognizer::training::RunDir;
 
-use crate::cli::StageArgs;
+use crate::cli::{GlobalArgs, StageArgs};
 
-pub fn run(args: StageArgs) -> anyhow::Result<()> {
+pub fn run(args: StageArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let staged = StagedModel::from_run(&args.run_dir, &args.name)?;
-    let output = args
-        .output
-        .unwrap_or_else(|| PathBuf::from("staged").join(format!("{}.htr", args.name)));
-    staged.save(&output)?;
     let p = &staged.manifest.provenance;
-    println!(
-        "staged {} from epoch {} (valid CER {}) → {} ({:.1} MB of weights)",
-        args.name,
-        p.epoch,
-        p.valid_cer.map_or("-".into(), |c| format!("{c:.2} %")),
-        output.display(),
-        staged.weights_len() as f64 / 1e6
-    );
+    let cer = p.valid_cer.map_or("-".into(), |c| format!("{c:.2} %"));
+    let mut wrote = false;
+    if let Some(output) = &args.output {
+        staged.save(output)?;
+        println!(
+            "staged {} from epoch {} (valid CER {cer}) → {} ({:.1} MB of weights)",
+            args.name,
+            p.epoch,
+            output.display(),
+            staged.weights_len() as f64 / 1e6
+        );
+        wrote = true;
+    }
+    // `-o` alone writes a file and leaves the registry alone (scripts, tests); otherwise the
+    // model is registered.
+    if global.registry.is_some() || !wrote {
+        let registry = global.registry();
+        let run = RunDir::new(&args.run_dir);
+        let files: Vec<PathBuf> = vec![
+            run.config_path(),
+            run.info_path(),
+            run.root().join("metrics.csv"),
+        ];
+        let info = registry.register(&args.name, &staged, &files, p.parent.clone())?;
+        for alias in &args.alias {
+            registry.set_alias(&info.name, alias, info.version)?;
+        }
+        println!(
+            "registered {}:{} from epoch {} (valid CER {cer}) in {}{}",
+            info.name,
+            info.version,
+            info.epoch,
+            registry.root().display(),
+            if args.alias.is_empty() {
+                String::new()
+            } else {
+                format!("; aliases: {}", args.alias.join(", "))
+            }
+        );
+    }
     Ok(())
 }

@@ -79,6 +79,14 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         StopReason::Interrupt.code(),
     )?;
 
+    let registry = global.registry();
+    let init_from = args
+        .init_from
+        .as_ref()
+        .map(|r| r.path(&registry))
+        .transpose()?;
+    let parent = args.init_from.as_ref().map(|r| r.describe(&registry));
+
     let started = std::time::Instant::now();
     let report = train(
         &config,
@@ -87,7 +95,8 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             devices,
             resume,
             renderer: Box::new(Progress::new(config.batch_size, args.log_progress)),
-            init_from: args.init_from.clone(),
+            init_from,
+            parent,
             time_limit,
             checkpoint_every: args.checkpoint_every,
             stop,

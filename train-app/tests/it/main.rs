@@ -4,6 +4,7 @@ mod bad_data;
 mod export;
 mod memorize;
 mod preemption;
+mod registry;
 mod resume;
 mod runbook;
 mod util;
