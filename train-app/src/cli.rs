@@ -190,6 +190,17 @@ pub struct TrainArgs {
     /// Print plain progress lines even on a terminal.
     #[arg(long)]
     pub log_progress: bool,
+    /// Also log the run to this MLflow tracking server (params, per-step and per-epoch
+    /// metrics, tags, artifacts, status); training never waits for it.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URL")]
+    pub tracking_uri: Option<String>,
+    /// MLflow experiment (created when missing).
+    #[arg(
+        long,
+        env = "MLFLOW_EXPERIMENT_NAME",
+        default_value = "text-recognizer"
+    )]
+    pub experiment: String,
 }
 
 #[derive(Args, Debug)]
@@ -205,6 +216,10 @@ pub struct StageArgs {
     /// Point these aliases at the new version (e.g. --alias staging).
     #[arg(long)]
     pub alias: Vec<String>,
+    /// Also register the version in this MLflow server's model registry (the run must have
+    /// been tracked there), with the same aliases.
+    #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URL")]
+    pub tracking_uri: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -9,11 +9,12 @@ mod run_dir;
 mod step;
 mod stop;
 mod strategy;
+pub mod tracking;
 
 pub use checkpoint::AtomicFileCheckpointer;
 pub use config::{CharsetSpec, Component, LrScaling, ModelSpec, OptimConfig, TrainingConfig};
 pub use metric::{ErrorKind, TextErrorMetric};
-pub use run::{TrainOptions, TrainReport, run_config, train};
+pub use run::{TrainOptions, TrainReport, read_mlflow_ids, run_config, train};
 pub use run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};
 pub use step::{HtrOutput, TokenPairs, ctc_loss, hybrid_loss, sequence_loss};
 pub use stop::{StopReason, StopRequest};

@@ -1,7 +1,7 @@
 //! One training run with burn's `SupervisedTraining`: data loading, the learner, metrics,
 //! checkpoints (best validation CER + last), early stopping, warm-up + cosine LR, resume.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use burn::tensor::Device;
 use burn::train::checkpoint::{
     ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
 };
+use burn::train::logger::FileMetricLogger;
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{LearningRateMetric, LossMetric};
 use burn::train::renderer::MetricsRenderer;
@@ -32,6 +33,8 @@ use super::metric::{ErrorKind, TextErrorMetric};
 use super::run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};
 use super::stop::{StopReason, StopRequest};
 use super::strategy::{CheckpointEvery, Position, PreemptibleTraining, Stopped};
+use super::tracking::mlflow::{self, RunIds, RunSpec, Tracker};
+use super::tracking::{self, Environment, StepLogger, TrackingOptions};
 use crate::data::synthetic::TextCorpus;
 use crate::data::{
     DataSource, HtrBatcher, HtrDataset, LoadOptions, LoadReport, Loaded, MixtureDataset,
@@ -62,6 +65,10 @@ pub struct TrainOptions {
     pub checkpoint_every: Option<CheckpointEvery>,
     /// Set by the application's signal handlers: save and stop after the current step.
     pub stop: StopRequest,
+    /// Also log the run to an MLflow server.
+    pub tracking: Option<TrackingOptions>,
+    /// The devices as the user named them (for the environment record).
+    pub device_label: String,
 }
 
 /// What a finished run reports.
@@ -404,6 +411,67 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         },
     })?;
 
+    let mut environment = Environment::detect(&options.device_label);
+    environment.write(&run.root().join("environment.ron"))?;
+    let tracker = options.tracking.as_ref().map(|t| {
+        let existing = if options.resume {
+            read_mlflow_ids(&run)
+        } else {
+            None
+        };
+        let mut params = Vec::new();
+        if let Ok(v) = serde_json::to_value(config) {
+            tracking::flatten("config", &v, &mut params);
+        }
+        if let Ok(v) = serde_json::to_value(&preset) {
+            tracking::flatten("preset", &v, &mut params);
+        }
+        params.extend([
+            ("devices".to_string(), n_devices.to_string()),
+            (
+                "effective_batch".to_string(),
+                (config.batch_size * config.optim.grad_accumulation * n_devices).to_string(),
+            ),
+            ("peak_lr".to_string(), scaled_lr.to_string()),
+            ("steps_per_epoch".to_string(), steps_per_epoch.to_string()),
+            ("train_samples_per_epoch".to_string(), epoch_len.to_string()),
+            ("vocab_size".to_string(), charset.vocab_size().to_string()),
+        ]);
+        if let Some(p) = &options.parent {
+            params.push(("parent".to_string(), p.clone()));
+        }
+        // MLflow refuses longer param values.
+        for (_, v) in &mut params {
+            if v.len() > 6000 {
+                let mut cut = 5990;
+                while !v.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                v.truncate(cut);
+                v.push('…');
+            }
+        }
+        let ids_path = run.root().join("mlflow.ron");
+        Arc::new(Tracker::start(
+            RunSpec {
+                uri: t.uri.clone(),
+                experiment: t.experiment.clone(),
+                run_name: run
+                    .root()
+                    .file_name()
+                    .map_or("run".into(), |n| n.to_string_lossy().into_owned()),
+                existing,
+                params,
+                tags: environment.tags(),
+            },
+            move |ids| {
+                if let Ok(text) = ron::ser::to_string_pretty(ids, ron::ser::PrettyConfig::default())
+                {
+                    let _ = crate::registry::write_atomic(&ids_path, text.as_bytes());
+                }
+            },
+        ))
+    });
     let devices: Vec<Device> = options
         .devices
         .iter()
@@ -499,6 +567,13 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
                 .build(),
         )
         .with_application_logger(None)
+        .with_metric_logger(FileMetricLogger::new(run.root()))
+        .with_metric_logger(StepLogger::new(
+            run.root().join("steps.csv"),
+            tracker.clone(),
+            batches_per_epoch,
+            started_at,
+        ))
         .renderer(options.renderer)
         .num_epochs(config.epochs)
         .summary();
@@ -586,6 +661,7 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
             }
         });
     }
+    let launched = std::time::Instant::now();
     let result = training.launch(Learner::new(model, optim, schedule));
     if let Some(reason) = &result.interrupted {
         tracing::warn!("training stopped early: {reason:?}");
@@ -596,7 +672,58 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
     if let Some(e) = run.latest_checkpoint() {
         run.prune_step_checkpoints(e * batches_per_epoch)?;
     }
+    let stopped = stopped.lock().ok().and_then(|s| *s);
     let epochs = run.write_metrics_csv()?;
+
+    let wall = launched.elapsed().as_secs_f64();
+    let ended_at = stopped.map_or_else(
+        || Position {
+            epoch: epochs.last().map_or(started_at.epoch, |m| m.epoch + 1),
+            batches_done: 0,
+        },
+        |s| s.at,
+    );
+    let trained = ended_at
+        .key(batches_per_epoch)
+        .saturating_sub(started_at.key(batches_per_epoch))
+        * config.batch_size;
+    environment.ended = Some(mlflow::now_ms() as u64 / 1000);
+    environment.wall_seconds = Some(wall);
+    environment.samples_per_second = (wall > 0.0).then(|| trained as f64 / wall);
+    environment.write(&run.root().join("environment.ron"))?;
+
+    if let Some(tracker) = tracker {
+        let mut files = vec![
+            run.config_path(),
+            run.info_path(),
+            run.root().join("environment.ron"),
+            run.root().join("metrics.csv"),
+            run.root().join("steps.csv"),
+        ];
+        let mut samples: Vec<PathBuf> = std::fs::read_dir(run.samples_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        samples.sort();
+        files.extend(samples);
+        for f in files {
+            if let (Ok(bytes), Ok(rel)) = (std::fs::read(&f), f.strip_prefix(run.root())) {
+                tracker.artifact(&rel.to_string_lossy(), bytes);
+            }
+        }
+        let status = match stopped.map(|s| s.reason) {
+            Some(StopReason::Terminate | StopReason::Interrupt) => "KILLED",
+            _ => "FINISHED",
+        };
+        match Arc::try_unwrap(tracker) {
+            Ok(t) => {
+                t.finish(status, Duration::from_secs(120));
+            }
+            Err(_) => tracing::warn!("MLflow: the tracker is still shared; run status not set"),
+        }
+    }
     Ok(TrainReport {
         epochs,
         best: run.best_checkpoint(),
@@ -604,8 +731,15 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         valid_data: valid_report,
         steps_per_epoch,
         started_at,
-        stopped: stopped.lock().ok().and_then(|s| *s),
+        stopped,
     })
+}
+
+/// The MLflow run a run directory logged to (`RUN/mlflow.ron`).
+pub fn read_mlflow_ids(run: &RunDir) -> Option<RunIds> {
+    let path = run.root().join("mlflow.ron");
+    let text = std::fs::read_to_string(&path).ok()?;
+    ron::from_str(&text).ok()
 }
 
 /// Reads the config a run was started with.

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use text_recognizer::StagedModel;
-use text_recognizer::training::RunDir;
+use text_recognizer::training::tracking::mlflow::MlflowClient;
+use text_recognizer::training::{RunDir, read_mlflow_ids};
 
 use crate::cli::{GlobalArgs, StageArgs};
 
@@ -50,5 +51,38 @@ pub fn run(args: StageArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             }
         );
     }
+    if let Some(uri) = &args.tracking_uri {
+        register_in_mlflow(uri, &args, &staged)?;
+    }
+    Ok(())
+}
+
+/// Uploads the model as an artifact of the MLflow run that trained it and registers it as a
+/// version of the registered model `name`, with the aliases.
+fn register_in_mlflow(uri: &str, args: &StageArgs, staged: &StagedModel) -> anyhow::Result<()> {
+    let Some(ids) = read_mlflow_ids(&RunDir::new(&args.run_dir)) else {
+        anyhow::bail!(
+            "{}: this run was not tracked in MLflow (no mlflow.ron), so it cannot be registered \
+             there; train with --tracking-uri",
+            args.run_dir.display()
+        );
+    };
+    let client = MlflowClient::new(uri);
+    client
+        .upload_artifact(&ids.artifact_uri, "model/model.htr", staged.to_bytes()?)
+        .map_err(|e| anyhow::anyhow!("MLflow at {uri}: uploading the model: {e}"))?;
+    let source = format!("{}/model", ids.artifact_uri);
+    let version = client
+        .register_version(&args.name, &source, &ids.run_id)
+        .map_err(|e| anyhow::anyhow!("MLflow at {uri}: registering {}: {e}", args.name))?;
+    for alias in &args.alias {
+        client
+            .set_alias(&args.name, alias, &version)
+            .map_err(|e| anyhow::anyhow!("MLflow at {uri}: alias {alias}: {e}"))?;
+    }
+    println!(
+        "MLflow: registered {} version {version} ({source})",
+        args.name
+    );
     Ok(())
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use text_recognizer::training::tracking::TrackingOptions;
 use text_recognizer::training::{
     RunDir, StopReason, StopRequest, TrainOptions, TrainingConfig, run_config, train,
 };
@@ -100,6 +101,11 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             time_limit,
             checkpoint_every: args.checkpoint_every,
             stop,
+            tracking: args.tracking_uri.clone().map(|uri| TrackingOptions {
+                uri,
+                experiment: args.experiment.clone(),
+            }),
+            device_label: names.clone(),
         },
     )
     .with_context(|| format!("training run {}", run_dir.display()))?;

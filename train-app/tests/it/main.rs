@@ -3,6 +3,7 @@
 mod bad_data;
 mod export;
 mod memorize;
+mod mlflow;
 mod preemption;
 mod registry;
 mod resume;
