@@ -51,6 +51,9 @@ pub enum Command {
     /// The model registry: versions, lineage and aliases.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Runs on disk: a table, one in detail, several side by side with their curves.
+    #[command(subcommand)]
+    Runs(RunsCommand),
     /// Data tools: download, statistics, contact sheets.
     #[command(subcommand)]
     Data(DataCommand),
@@ -220,6 +223,30 @@ pub struct StageArgs {
     /// been tracked there), with the same aliases.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URL")]
     pub tracking_uri: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunsCommand {
+    /// One line per run: status, config, epochs, best validation CER, time.
+    List {
+        /// Folder holding run directories.
+        #[arg(default_value = "runs")]
+        dir: PathBuf,
+    },
+    /// A run's config, environment and per-epoch metrics.
+    Show {
+        /// The run directory.
+        run: PathBuf,
+    },
+    /// Runs side by side: the params that differ, and loss/CER curves drawn to an SVG.
+    Compare {
+        /// Two or more run directories.
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<PathBuf>,
+        /// The chart (SVG).
+        #[arg(short, long, default_value = "compare.svg")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,5 +1,6 @@
 //! `train-app`: train a handwriting recognizer and stage it for inference.
 
+mod chart;
 mod cli;
 mod commands;
 mod progress;

@@ -2,6 +2,7 @@
 
 mod data;
 mod registry;
+mod runs;
 mod stage;
 mod train;
 
@@ -13,6 +14,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args, &cli.global),
         Command::Stage(args) => stage::run(args, &cli.global),
         Command::Registry(cmd) => registry::run(cmd, &cli.global),
+        Command::Runs(cmd) => runs::run(cmd),
         Command::Data(cmd) => data::run(cmd),
     }
 }

@@ -8,4 +8,5 @@ mod preemption;
 mod registry;
 mod resume;
 mod runbook;
+mod runs;
 mod util;
