@@ -32,6 +32,10 @@ pub struct GlobalArgs {
     /// Model registry for `--model registry:…` [default: ~/.local/share/text-recognizer/registry].
     #[arg(long, global = true, env = "HTR_REGISTRY")]
     pub registry: Option<PathBuf>,
+    /// Resolve `--model registry:NAME@ALIAS|:VERSION` in this MLflow server's model registry
+    /// instead (the model is downloaded once into the cache).
+    #[arg(long, global = true, env = "MLFLOW_TRACKING_URI", value_name = "URL")]
+    pub tracking_uri: Option<String>,
 }
 
 impl GlobalArgs {

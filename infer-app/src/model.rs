@@ -9,9 +9,19 @@ use text_recognizer::{ModelRef, Registry, StagedModel};
 /// The default staged model, embedded at build time so the binary works on its own.
 static DEFAULT_MODEL: &[u8] = include_bytes!("../model/default-line.htr");
 
-/// Loads the model `model` names (a file or a registry entry), or the embedded default.
-pub fn load(model: Option<&ModelRef>, registry: &Registry) -> anyhow::Result<StagedModel> {
+/// Loads the model `model` names (a file, or a registry entry: in MLflow's registry when a
+/// tracking URI is given, else in the local one), or the embedded default.
+pub fn load(
+    model: Option<&ModelRef>,
+    registry: &Registry,
+    mlflow: Option<&str>,
+) -> anyhow::Result<StagedModel> {
     match model {
+        Some(ModelRef::Registry { name, selector }) if let Some(uri) = mlflow => {
+            let cache = text_recognizer::data::default_cache_dir();
+            let path = text_recognizer::mlflow::fetch_model(uri, name, selector, &cache)?;
+            StagedModel::load(&path).with_context(|| format!("model {name} from MLflow"))
+        }
         Some(m) => {
             let path = m.path(registry)?;
             StagedModel::load(&path).with_context(|| format!("model {m}"))
@@ -44,7 +54,7 @@ mod tests {
     }
 
     fn recognizer(batch: usize) -> Recognizer {
-        let staged = super::load(None, &Registry::open("unused")).expect("embedded model");
+        let staged = super::load(None, &Registry::open("unused"), None).expect("embedded model");
         Recognizer::from_staged(staged, Device::flex())
             .expect("loads")
             .with_batch_size(batch)
@@ -52,7 +62,7 @@ mod tests {
 
     #[test]
     fn the_embedded_model_loads() {
-        let staged = super::load(None, &Registry::open("unused")).expect("embedded model");
+        let staged = super::load(None, &Registry::open("unused"), None).expect("embedded model");
         assert_eq!(staged.manifest.name, "default-line");
     }
 

@@ -122,6 +122,14 @@ impl StagedModel {
         })
     }
 
+    /// A manifest without weights (to describe a network held in memory).
+    pub(crate) fn manifest_only(manifest: Manifest) -> Self {
+        StagedModel {
+            manifest,
+            weights: Vec::new(),
+        }
+    }
+
     /// Serialises to the single-file format.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let manifest =

@@ -31,6 +31,7 @@ pub mod export;
 pub mod image;
 pub mod layout;
 pub mod metrics;
+pub mod mlflow;
 pub mod model;
 pub mod recognizer;
 pub mod registry;

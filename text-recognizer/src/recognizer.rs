@@ -121,12 +121,23 @@ impl Recognizer {
     /// Builds a recognizer from a staged model on `device`.
     pub fn from_staged(staged: StagedModel, device: Device) -> Result<Self> {
         let model = staged.model(&device)?;
+        Ok(Recognizer::from_model(model, staged.manifest, device))
+    }
+
+    /// Wraps a network already in memory (e.g. during training) with what its manifest says
+    /// about its alphabet, preprocessing and decoding.
+    pub fn from_model(
+        model: ResnetTransformer,
+        manifest: crate::artifact::Manifest,
+        device: Device,
+    ) -> Self {
+        let staged = StagedModel::manifest_only(manifest);
         let charset = staged.manifest.charset.clone();
         let repeatable = ['.', '-', '_', ' ', '…', '·', '=', '~']
             .into_iter()
             .filter_map(|c| charset.id(c))
             .collect();
-        Ok(Recognizer {
+        Recognizer {
             model,
             charset,
             preprocess: staged.manifest.preset.preprocess.clone(),
@@ -135,7 +146,7 @@ impl Recognizer {
             manifest: staged.manifest,
             batch_size: DEFAULT_BATCH_SIZE,
             repeatable,
-        })
+        }
     }
 
     /// Sets how many images go through the network at once.

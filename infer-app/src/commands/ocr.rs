@@ -28,7 +28,11 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             .num_threads(jobs.max(1))
             .build_global()?;
     }
-    let staged = crate::model::load(args.model.as_ref(), &global.registry())?;
+    let staged = crate::model::load(
+        args.model.as_ref(),
+        &global.registry(),
+        global.tracking_uri.as_deref(),
+    )?;
     let model_name = staged.manifest.name.clone();
     let recognizer =
         Recognizer::from_staged(staged, global.device.device()?)?.with_batch_size(args.batch_size);

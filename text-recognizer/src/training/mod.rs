@@ -6,6 +6,7 @@ mod config;
 mod metric;
 mod run;
 mod run_dir;
+mod samples;
 mod step;
 mod stop;
 mod strategy;

@@ -31,9 +31,9 @@ use super::checkpoint::AtomicFileCheckpointer;
 use super::config::TrainingConfig;
 use super::metric::{ErrorKind, TextErrorMetric};
 use super::run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};
+use super::samples::SampleSheets;
 use super::stop::{StopReason, StopRequest};
 use super::strategy::{CheckpointEvery, Position, PreemptibleTraining, Stopped};
-use super::tracking::mlflow::{self, RunIds, RunSpec, Tracker};
 use super::tracking::{self, Environment, StepLogger, TrackingOptions};
 use crate::data::synthetic::TextCorpus;
 use crate::data::{
@@ -41,6 +41,8 @@ use crate::data::{
     default_cache_dir,
 };
 use crate::error::{Error, Result};
+use crate::mlflow::{self, RunIds, RunSpec, Tracker};
+use crate::model::ResnetTransformer;
 
 /// How to run: where, on what, and whether to continue.
 pub struct TrainOptions {
@@ -549,7 +551,7 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
             first_epoch,
             config.log_samples,
         ))
-        .metric_valid_numeric(TextErrorMetric::new(ErrorKind::Wer, charset))
+        .metric_valid_numeric(TextErrorMetric::new(ErrorKind::Wer, charset.clone()))
         .with_custom_checkpointers(
             AtomicFileCheckpointer::new(run.root().join("checkpoint"), "model"),
             AtomicFileCheckpointer::new(run.root().join("checkpoint"), "optim"),
@@ -629,6 +631,21 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
                 stopped: stopped.clone(),
                 device: device.clone(),
                 seed: config.seed,
+                after_validation: SampleSheets::new(
+                    &valid_list,
+                    config.log_samples,
+                    &preset,
+                    &charset,
+                    options.devices[0].clone(),
+                    run.samples_dir(),
+                )
+                .map(|sheets| -> super::strategy::AfterValidation {
+                    Box::new(move |epoch, model| {
+                        if let Some(m) = model.downcast_ref::<ResnetTransformer>() {
+                            sheets.write(epoch, m);
+                        }
+                    })
+                }),
             },
         )));
     } else {
@@ -717,12 +734,7 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
             Some(StopReason::Terminate | StopReason::Interrupt) => "KILLED",
             _ => "FINISHED",
         };
-        match Arc::try_unwrap(tracker) {
-            Ok(t) => {
-                t.finish(status, Duration::from_secs(120));
-            }
-            Err(_) => tracing::warn!("MLflow: the tracker is still shared; run status not set"),
-        }
+        tracker.finish(status, Duration::from_secs(120));
     }
     Ok(TrainReport {
         epochs,

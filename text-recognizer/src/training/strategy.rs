@@ -129,7 +129,13 @@ pub struct PreemptibleTraining {
     pub device: Device,
     /// The run's seed.
     pub seed: u64,
+    /// Called after each epoch's validation with the epoch and the model (as `Any`: the loop
+    /// is generic), e.g. to read a few validation images for a contact sheet.
+    pub after_validation: Option<AfterValidation>,
 }
+
+/// See [`PreemptibleTraining::after_validation`].
+pub type AfterValidation = Box<dyn Fn(usize, &dyn std::any::Any) + Send + Sync>;
 
 impl PreemptibleTraining {
     fn step_checkpointer<M: LearnerModel>(&self) -> LearningCheckpointer<M> {
@@ -298,6 +304,9 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for PreemptibleTraining {
                 }
             }
             interrupter.fail_on_error(processor.process_valid(LearnerEvent::EndSplit(epoch)));
+            if let Some(f) = &self.after_validation {
+                f(epoch, &model as &dyn std::any::Any);
+            }
             interrupter.fail_on_error(processor.process_train(LearnerEvent::EndEpoch(epoch)));
             if checkpointer.is_some() || early_stopping.is_some() {
                 interrupter.fail_on_error(processor.flush());

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use text_recognizer::StagedModel;
-use text_recognizer::training::tracking::mlflow::MlflowClient;
+use text_recognizer::mlflow::MlflowClient;
 use text_recognizer::training::{RunDir, read_mlflow_ids};
 
 use crate::cli::{GlobalArgs, StageArgs};

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use text_recognizer::ModelRef;
 use text_recognizer::training::tracking::TrackingOptions;
 use text_recognizer::training::{
     RunDir, StopReason, StopRequest, TrainOptions, TrainingConfig, run_config, train,
@@ -81,11 +82,18 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     )?;
 
     let registry = global.registry();
-    let init_from = args
-        .init_from
-        .as_ref()
-        .map(|r| r.path(&registry))
-        .transpose()?;
+    let init_from = match (&args.init_from, &args.tracking_uri) {
+        (Some(ModelRef::Registry { name, selector }), Some(uri)) => {
+            Some(text_recognizer::mlflow::fetch_model(
+                uri,
+                name,
+                selector,
+                &text_recognizer::data::default_cache_dir(),
+            )?)
+        }
+        (Some(r), _) => Some(r.path(&registry)?),
+        (None, _) => None,
+    };
     let parent = args.init_from.as_ref().map(|r| r.describe(&registry));
 
     let started = std::time::Instant::now();

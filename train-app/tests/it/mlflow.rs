@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use text_recognizer::training::tracking::mlflow::{MlflowClient, RunIds};
+use text_recognizer::mlflow::{MlflowClient, RunIds};
 
 use crate::util::{TINY_CONFIG, assert_success, path, repo_root};
 
@@ -144,6 +144,18 @@ fn a_tracked_run_reads_back_complete_and_its_staged_model_is_registered() {
         assert!(files.contains(&f), "artifact {f} in {files:?}");
     }
 
+    let samples = client
+        .get(
+            "artifacts/list",
+            &[("run_id", ids.run_id.as_str()), ("path", "samples")],
+        )
+        .expect("artifacts/list samples")
+        .to_string();
+    assert!(
+        samples.contains("samples/epoch-3.png") && samples.contains("samples/epoch-3.txt"),
+        "validation samples with their images: {samples}"
+    );
+
     // Staging registers the version in MLflow's registry, with the alias.
     let name = format!("lines-{}", std::process::id());
     let out = Command::new(env!("CARGO_BIN_EXE_train-app"))
@@ -179,6 +191,24 @@ fn a_tracked_run_reads_back_complete_and_its_staged_model_is_registered() {
         )
         .expect("artifacts/list");
     assert!(listed.to_string().contains("model/model.htr"), "{listed}");
+
+    // And `registry:` names resolve against MLflow's registry.
+    let out = Command::new(crate::util::infer_app())
+        .args(["ocr", "--layout", "line", "-f", "jsonl", "--model"])
+        .arg(format!("registry:{name}@production"))
+        .args(["--tracking-uri", &uri])
+        .arg(repo_root().join("datasets/fixtures/testaments-mini"))
+        .env("HTR_CACHE", tmp.path().join("cache"))
+        .output()
+        .expect("infer-app starts");
+    assert_success("infer-app", &["ocr", "--model", "registry:…"], &out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 6);
+    assert!(
+        tmp.path()
+            .join(format!("cache/mlflow/{name}/1/model.htr"))
+            .is_file(),
+        "downloaded once into the cache"
+    );
 }
 
 /// An `mlflow server` of this test's own, in its own process group (it forks a worker).

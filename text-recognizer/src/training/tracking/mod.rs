@@ -1,8 +1,6 @@
 //! What a run records beyond burn's logs: every training step as a row of `steps.csv`, the
 //! environment it ran in (`environment.ron`), and, with a tracking URI, the same to MLflow.
 
-pub mod mlflow;
-
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,8 +11,8 @@ use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 use serde::{Deserialize, Serialize};
 
-use self::mlflow::{Point, Tracker, now_ms};
 use super::strategy::Position;
+use crate::mlflow::{Point, Tracker, now_ms};
 
 /// Where to send a run besides its directory.
 #[derive(Clone, Debug)]

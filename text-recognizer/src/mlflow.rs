@@ -1,4 +1,5 @@
-//! MLflow over its REST API, from a background thread that never holds training up.
+//! MLflow over its REST API: the client (runs, metrics, artifacts, model registry) and the
+//! tracker, a background thread that never holds training up.
 //!
 //! Training hands points and files to a bounded queue and moves on. The worker creates the
 //! experiment and run when the server answers, logs the resolved config as params once, sends
@@ -185,6 +186,61 @@ impl MlflowClient {
             .ok_or_else(|| MlflowError(format!("model-versions/create answered {v}")))
     }
 
+    /// The version and artifact source of registered model `name` at `selector` (an alias or
+    /// a version number).
+    pub fn model_version(
+        &self,
+        name: &str,
+        selector: &crate::registry::Selector,
+    ) -> Result<(String, String), MlflowError> {
+        use crate::registry::Selector;
+        let v = match selector {
+            Selector::Alias(a) => {
+                self.get("registered-models/alias", &[("name", name), ("alias", a)])?
+            }
+            Selector::Version(n) => self.get(
+                "model-versions/get",
+                &[("name", name), ("version", &n.to_string())],
+            )?,
+            Selector::Latest => {
+                return Err(MlflowError(format!(
+                    "{name}: name an alias (NAME@ALIAS) or a version (NAME:N) to load from MLflow"
+                )));
+            }
+        };
+        let mv = &v["model_version"];
+        match (mv["version"].as_str(), mv["source"].as_str()) {
+            (Some(version), Some(source)) => Ok((version.to_string(), source.to_string())),
+            _ => Err(MlflowError(format!("unexpected answer {v}"))),
+        }
+    }
+
+    /// Downloads file `path` under artifact URI `source` (through the artifact proxy).
+    pub fn download_artifact(&self, source: &str, path: &str) -> Result<Vec<u8>, MlflowError> {
+        let root = source
+            .strip_prefix("mlflow-artifacts:")
+            .ok_or_else(|| MlflowError(format!("{source}: not served by the artifact proxy")))?
+            .trim_start_matches('/');
+        let url = format!(
+            "{}/api/2.0/mlflow-artifacts/artifacts/{root}/{path}",
+            self.base
+        );
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .map_err(|e| MlflowError(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(MlflowError(format!(
+                "HTTP {} for {source}/{path}",
+                resp.status()
+            )));
+        }
+        resp.bytes()
+            .map(|b| b.to_vec())
+            .map_err(|e| MlflowError(e.to_string()))
+    }
+
     /// Points `alias` of registered model `name` at `version`.
     pub fn set_alias(&self, name: &str, alias: &str, version: &str) -> Result<(), MlflowError> {
         self.post(
@@ -193,6 +249,33 @@ impl MlflowClient {
         )
         .map(|_| ())
     }
+}
+
+/// The file of registered model `name` at `selector` in the MLflow server at `uri`,
+/// downloaded once into `cache/mlflow/NAME/VERSION/model.htr` (versions never change).
+pub fn fetch_model(
+    uri: &str,
+    name: &str,
+    selector: &crate::registry::Selector,
+    cache: &std::path::Path,
+) -> crate::Result<std::path::PathBuf> {
+    let fail = |e: MlflowError| crate::Error::config(format!("MLflow at {uri}: {name}"), e);
+    let client = MlflowClient::new(uri);
+    let (version, source) = client.model_version(name, selector).map_err(fail)?;
+    let cached = cache
+        .join("mlflow")
+        .join(name)
+        .join(&version)
+        .join("model.htr");
+    if !cached.is_file() {
+        let bytes = client
+            .download_artifact(&source, "model.htr")
+            .map_err(fail)?;
+        // Check before caching: a broken download must not stick.
+        crate::StagedModel::from_bytes(&bytes, &cached)?;
+        crate::registry::write_atomic(&cached, &bytes)?;
+    }
+    Ok(cached)
 }
 
 /// One metric point.
@@ -234,7 +317,7 @@ pub struct RunSpec {
 /// The handle training holds: non-blocking sends to the worker.
 pub struct Tracker {
     tx: SyncSender<Msg>,
-    worker: Option<std::thread::JoinHandle<()>>,
+    worker: Mutex<Option<std::thread::JoinHandle<()>>>,
     ids: Arc<Mutex<Option<RunIds>>>,
     dropped: Arc<AtomicUsize>,
 }
@@ -260,7 +343,7 @@ impl Tracker {
         };
         Tracker {
             tx,
-            worker,
+            worker: Mutex::new(worker),
             ids,
             dropped,
         }
@@ -291,9 +374,10 @@ impl Tracker {
 
     /// Sends what is left and sets the run's status (`FINISHED`, `FAILED`, `KILLED`), waiting
     /// at most `patience` for the server.
-    pub fn finish(mut self, status: &'static str, patience: Duration) -> Option<RunIds> {
-        let _ = self.tx.send(Msg::Finish(status, patience));
-        if let Some(w) = self.worker.take() {
+    pub fn finish(&self, status: &'static str, patience: Duration) -> Option<RunIds> {
+        let worker = self.worker.lock().ok().and_then(|mut w| w.take());
+        if let Some(w) = worker {
+            let _ = self.tx.send(Msg::Finish(status, patience));
             let _ = w.join();
         }
         let dropped = self.dropped.load(Ordering::Relaxed);
@@ -301,6 +385,13 @@ impl Tracker {
             tracing::warn!("MLflow: {dropped} metric points dropped (queue full)");
         }
         self.ids()
+    }
+}
+
+impl Drop for Tracker {
+    /// A run that ends without [`Tracker::finish`] (an error) is marked `FAILED`.
+    fn drop(&mut self) {
+        self.finish("FAILED", Duration::from_secs(10));
     }
 }
 
