@@ -7,8 +7,12 @@
 //! RUN/checkpoint/step/{model,optim,scheduler}-K.bpk   the newest mid-epoch checkpoint, K batches
 //!                             into the run (`--checkpoint-every`, SIGTERM)
 //! RUN/{train,valid}/epoch-N/{Loss,CER,WER,Learning_Rate}.log   burn's per-batch metric logs
-//! RUN/samples/epoch-N.txt     a few validation predictions per epoch
+//! RUN/samples/epoch-N.{txt,png}   a few validation predictions per epoch (the sheet with the
+//!                             images, references and confidences)
 //! RUN/metrics.csv             one row per epoch, rebuilt from the logs after each launch
+//! RUN/steps.csv               every training step's loss and rate, and each epoch's means
+//! RUN/environment.ron         versions, devices, CPU/GPU, host, commit, times, samples/s
+//! RUN/mlflow.ron              the MLflow run it logs to (with a tracking URI)
 //! ```
 
 use std::path::{Path, PathBuf};

@@ -36,6 +36,9 @@ pub struct Environment {
     pub backend: String,
     /// CPU model (`/proc/cpuinfo`).
     pub cpu: String,
+    /// GPU models (`nvidia-smi`), when training on a GPU backend and the tool is there.
+    #[serde(default)]
+    pub gpu: Option<String>,
     /// Compute threads on the CPU (rayon's pool).
     pub threads: usize,
     /// Host name.
@@ -83,8 +86,24 @@ impl Environment {
             .map(|d| d.split(':').next().unwrap_or(d))
             .collect::<Vec<_>>()
             .join(",");
+        let gpu = (backend != "flex")
+            .then(|| {
+                std::process::Command::new("nvidia-smi")
+                    .args(["--query-gpu=name", "--format=csv,noheader"])
+                    .output()
+                    .ok()
+                    .filter(|o| o.status.success())
+                    .map(|o| {
+                        String::from_utf8_lossy(&o.stdout)
+                            .lines()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+            })
+            .flatten();
         Environment {
             burn: "0.22.1".into(),
+            gpu,
             text_recognizer: env!("CARGO_PKG_VERSION").into(),
             devices: devices.to_string(),
             backend,
@@ -105,6 +124,10 @@ impl Environment {
             ("backend".to_string(), self.backend.clone()),
             ("host".to_string(), self.host.clone()),
             ("cpu".to_string(), self.cpu.clone()),
+            (
+                "gpu".to_string(),
+                self.gpu.clone().unwrap_or_else(|| "-".into()),
+            ),
             ("burn".to_string(), self.burn.clone()),
         ];
         if let Some(c) = &self.git_commit {
