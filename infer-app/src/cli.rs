@@ -41,11 +41,7 @@ pub struct GlobalArgs {
 impl GlobalArgs {
     /// The registry `--registry` names, or the default one.
     pub fn registry(&self) -> text_recognizer::Registry {
-        text_recognizer::Registry::open(
-            self.registry
-                .clone()
-                .unwrap_or_else(text_recognizer::Registry::default_root),
-        )
+        text_recognizer::Registry::open_or_default(self.registry.clone())
     }
 }
 

@@ -197,6 +197,11 @@ impl Registry {
         Registry { root: root.into() }
     }
 
+    /// The registry at `root`, or at [`Registry::default_root`] when there is none.
+    pub fn open_or_default(root: Option<PathBuf>) -> Self {
+        Registry::open(root.unwrap_or_else(Registry::default_root))
+    }
+
     /// `$HTR_REGISTRY`, else `$XDG_DATA_HOME/text-recognizer/registry`, else
     /// `~/.local/share/text-recognizer/registry`.
     pub fn default_root() -> PathBuf {

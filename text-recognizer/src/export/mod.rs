@@ -90,7 +90,7 @@ pub fn utc_now() -> String {
 
 /// `secs` after the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (Howard Hinnant's civil-from-days;
 /// a date crate for one format string is not worth the dependency).
-fn utc_timestamp(secs: u64) -> String {
+pub fn utc_timestamp(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let z = days + 719_468;

@@ -8,20 +8,10 @@ fn pct(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.2}"))
 }
 
+/// `YYYY-MM-DD HH:MM` (UTC).
 fn date(secs: u64) -> String {
-    // Days since 1970 to a civil date (Howard Hinnant's algorithm), to avoid a time crate.
-    let days = (secs / 86_400) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let s = secs % 86_400;
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", s / 3600, s % 3600 / 60)
+    let t = text_recognizer::export::utc_timestamp(secs);
+    format!("{} {}", &t[..10], &t[11..16])
 }
 
 pub fn run(cmd: RegistryCommand, global: &GlobalArgs) -> anyhow::Result<()> {
