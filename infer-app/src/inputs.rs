@@ -2,6 +2,7 @@
 //! patterns and `@list.txt` files (one input per line). Unreadable inputs become failures that
 //! name the input; files that are not images are skipped with a note.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Extensions read as images.
@@ -34,11 +35,31 @@ pub fn is_image(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
+/// What expansion has been through: `@lists` being read (a list naming one of them again
+/// would never end) and folders already read (a symbolic link back up a tree under `-r`).
+#[derive(Default)]
+struct Seen {
+    lists: Vec<PathBuf>,
+    dirs: HashSet<PathBuf>,
+}
+
 /// Expands `inputs`.
 pub fn expand(inputs: &[String], recursive: bool) -> Expanded {
     let mut out = Expanded::default();
+    expand_into(inputs, recursive, &mut Seen::default(), &mut out);
+    out
+}
+
+fn expand_into(inputs: &[String], recursive: bool, seen: &mut Seen, out: &mut Expanded) {
     for input in inputs {
         if let Some(list) = input.strip_prefix('@') {
+            let canonical = std::fs::canonicalize(list).unwrap_or_else(|_| PathBuf::from(list));
+            if seen.lists.contains(&canonical) {
+                out.failures.push(format!(
+                    "{list}: the list includes itself (through @{list})"
+                ));
+                continue;
+            }
             match std::fs::read_to_string(list) {
                 Ok(text) => {
                     let entries: Vec<String> = text
@@ -47,10 +68,9 @@ pub fn expand(inputs: &[String], recursive: bool) -> Expanded {
                         .filter(|l| !l.is_empty() && !l.starts_with('#'))
                         .map(String::from)
                         .collect();
-                    let sub = expand(&entries, recursive);
-                    out.files.extend(sub.files);
-                    out.failures.extend(sub.failures);
-                    out.skipped.extend(sub.skipped);
+                    seen.lists.push(canonical);
+                    expand_into(&entries, recursive, seen, out);
+                    seen.lists.pop();
                 }
                 Err(e) => out.failures.push(format!("{list}: {e}")),
             }
@@ -58,7 +78,7 @@ pub fn expand(inputs: &[String], recursive: bool) -> Expanded {
         }
         let path = Path::new(input);
         if path.exists() {
-            add_path(path, recursive, &mut out);
+            add_below(path, path, recursive, seen, out);
         } else if input.contains(['*', '?', '[']) {
             match glob::glob(input) {
                 Ok(paths) => {
@@ -69,7 +89,7 @@ pub fn expand(inputs: &[String], recursive: bool) -> Expanded {
                             .push(format!("{input}: the pattern matches nothing"));
                     }
                     for p in found {
-                        add_path(&p, recursive, &mut out);
+                        add_below(&p, &p, recursive, seen, out);
                     }
                 }
                 Err(e) => out.failures.push(format!("{input}: bad pattern: {e}")),
@@ -79,14 +99,9 @@ pub fn expand(inputs: &[String], recursive: bool) -> Expanded {
                 .push(format!("{input}: no such file or folder"));
         }
     }
-    out
 }
 
-fn add_path(path: &Path, recursive: bool, out: &mut Expanded) {
-    add_below(path, path, recursive, out);
-}
-
-fn add_below(root: &Path, path: &Path, recursive: bool, out: &mut Expanded) {
+fn add_below(root: &Path, path: &Path, recursive: bool, seen: &mut Seen, out: &mut Expanded) {
     let file = |p: &Path| InputFile {
         path: p.to_path_buf(),
         rel: match p.strip_prefix(root) {
@@ -95,6 +110,16 @@ fn add_below(root: &Path, path: &Path, recursive: bool, out: &mut Expanded) {
         },
     };
     if path.is_dir() {
+        if let Ok(canonical) = std::fs::canonicalize(path)
+            && !seen.dirs.insert(canonical.clone())
+        {
+            out.failures.push(format!(
+                "{}: already read as {} (a symbolic link loop?)",
+                path.display(),
+                canonical.display()
+            ));
+            return;
+        }
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
             Ok(e) => e.flatten().map(|e| e.path()).collect(),
             Err(e) => {
@@ -106,7 +131,7 @@ fn add_below(root: &Path, path: &Path, recursive: bool, out: &mut Expanded) {
         for p in entries {
             if p.is_dir() {
                 if recursive {
-                    add_below(root, &p, recursive, out);
+                    add_below(root, &p, recursive, seen, out);
                 }
             } else if is_image(&p) {
                 out.files.push(file(&p));
@@ -157,5 +182,33 @@ mod tests {
         assert_eq!(listed.failures.len(), 1);
         assert!(listed.failures[0].contains("missing.png"));
         assert!(expand(&["@/no/list".into()], false).failures[0].contains("/no/list"));
+    }
+
+    #[test]
+    fn lists_that_include_themselves_and_link_loops_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("a/b")).expect("mkdir");
+        std::fs::write(d.join("a/b/x.png"), b"x").expect("write");
+        std::os::unix::fs::symlink(d.join("a"), d.join("a/b/up")).expect("symlink");
+        let s = |p: &Path| p.to_string_lossy().into_owned();
+        let deep = expand(&[s(&d.join("a"))], true);
+        assert_eq!(deep.files.len(), 1, "x.png once: {:?}", deep.files);
+        assert!(
+            deep.failures
+                .iter()
+                .any(|f| f.contains("symbolic link loop")),
+            "{:?}",
+            deep.failures
+        );
+
+        let one = d.join("one.txt");
+        let two = d.join("two.txt");
+        std::fs::write(&one, format!("{}\n@{}\n", s(&d.join("a/b/x.png")), s(&two))).expect("w");
+        std::fs::write(&two, format!("@{}\n", s(&one))).expect("w");
+        let listed = expand(&[format!("@{}", s(&one))], false);
+        assert_eq!(listed.files.len(), 1);
+        assert_eq!(listed.failures.len(), 1, "{:?}", listed.failures);
+        assert!(listed.failures[0].contains("includes itself"));
     }
 }

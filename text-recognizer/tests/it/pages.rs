@@ -1,4 +1,4 @@
-//! ALTO (the real Testaments pages in ../shared) and PAGE-XML (a fixture written here).
+//! ALTO (the real Testaments pages in datasets/fixtures) and PAGE-XML (a fixture written here).
 
 use image::{GrayImage, Luma};
 use text_recognizer::data::pages::{PageUnit, load_pages, parse_page_xml};
@@ -7,7 +7,7 @@ use crate::repo_root;
 
 #[test]
 fn real_alto_pages_give_lines_and_regions() {
-    let dir = repo_root().join("../shared/data/testaments/pages");
+    let dir = repo_root().join("datasets/fixtures/testaments-pages");
     let (lines, skipped) = load_pages(&dir, PageUnit::Lines).expect("loads");
     // 12 + 16 + 15 TextLines; lines without transcription are reported, not lost silently.
     assert_eq!(lines.len() + skipped.len(), 43, "skipped: {skipped:?}");

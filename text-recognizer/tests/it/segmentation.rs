@@ -1,4 +1,4 @@
-//! Line segmentation on the real Testaments page scans in ../shared, scored against the lines
+//! Line segmentation on the real Testaments page scans (datasets/fixtures), scored against the lines
 //! their ALTO files annotate.
 
 use text_recognizer::data::pages::parse_page_xml;
@@ -15,7 +15,7 @@ fn iou(a: (f32, f32), b: (f32, f32)) -> f32 {
 
 #[test]
 fn every_annotated_line_of_the_testaments_pages_is_found() {
-    let dir = repo_root().join("../shared/data/testaments/pages");
+    let dir = repo_root().join("datasets/fixtures/testaments-pages");
     let mut pages = 0;
     for entry in std::fs::read_dir(&dir).expect("pages folder") {
         let xml = entry.expect("entry").path();
