@@ -182,7 +182,12 @@ impl StagedModel {
         let text =
             std::str::from_utf8(&bytes[20..end]).map_err(|_| bad("manifest is not UTF-8"))?;
         let manifest: Manifest = ron::from_str(text).map_err(|e| bad(&format!("manifest: {e}")))?;
+        // Checked before anything is built from it.
         manifest.preset.model.validate().map_err(|e| bad(&e))?;
+        manifest.preset.preprocess.validate().map_err(|e| bad(&e))?;
+        if manifest.charset.vocab_size() > 100_000 {
+            return Err(bad("an alphabet of over 100,000 tokens"));
+        }
         Ok(StagedModel {
             manifest,
             weights: bytes[end..].to_vec(),
@@ -267,5 +272,37 @@ pub(crate) mod tests {
         let err = StagedModel::from_bytes(b"HTRMODEL\x09\0\0\0", Path::new("bad.htr"))
             .expect_err("must fail");
         assert!(err.to_string().starts_with("bad.htr"), "{err}");
+    }
+
+    /// A manifest asking for absurd sizes is refused before any tensor is made from it.
+    #[test]
+    fn manifests_out_of_bounds_are_refused_before_building() {
+        let good = random_line_model();
+        type Break = fn(&mut Manifest);
+        let cases: [(&str, Break); 4] = [
+            ("stride", |m| m.preset.model.encoder.strides[0] = [0, 1]),
+            ("d_model", |m| m.preset.model.d_model = 1 << 20),
+            ("in_channels", |m| m.preset.model.encoder.in_channels = 7),
+            ("input size", |m| {
+                m.preset.preprocess.layout = crate::image::Layout::Line {
+                    height: 64,
+                    max_width: 1 << 30,
+                }
+            }),
+        ];
+        for (what, break_it) in cases {
+            let mut manifest = good.manifest.clone();
+            break_it(&mut manifest);
+            let bytes = StagedModel {
+                manifest,
+                weights: good.weights.clone(),
+            }
+            .to_bytes()
+            .expect("serialises");
+            let err = StagedModel::from_bytes(&bytes, Path::new("evil.htr"))
+                .expect_err(what)
+                .to_string();
+            assert!(err.contains("evil.htr"), "{what}: {err}");
+        }
     }
 }

@@ -54,6 +54,26 @@ fn default_width_multiple() -> u32 {
 pub type Prepared = GrayImage;
 
 impl PreprocessConfig {
+    /// Sizes a real model uses: a model file's manifest cannot ask for huge canvases.
+    pub fn validate(&self) -> Result<(), String> {
+        let (h, w) = match self.layout {
+            Layout::Line { height, max_width } => (height, max_width),
+            Layout::Paragraph { height, width } => (height, width),
+        };
+        if !(8..=4096).contains(&h) || !(8..=16384).contains(&w) {
+            return Err(format!(
+                "input size {h}×{w} is outside 8..=4096 × 8..=16384"
+            ));
+        }
+        if !(1..=1024).contains(&self.width_multiple) {
+            return Err(format!(
+                "width_multiple {} is outside 1..=1024",
+                self.width_multiple
+            ));
+        }
+        Ok(())
+    }
+
     /// Applies polarity and resizing.
     pub fn prepare(&self, img: &GrayImage) -> Prepared {
         let mut img = match self.layout {

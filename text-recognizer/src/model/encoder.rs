@@ -75,6 +75,28 @@ impl ResnetConfig {
         if self.widths.is_empty() {
             return Err("encoder.widths is empty".into());
         }
+        // A model file's manifest decides what is allocated: refuse sizes no real model has
+        // before they turn into a huge allocation or a division by zero.
+        if !matches!(self.in_channels, 1 | 3) {
+            return Err(format!(
+                "encoder.in_channels is {}, not 1 or 3",
+                self.in_channels
+            ));
+        }
+        let channels = std::iter::once(self.stem_width).chain(self.widths.iter().copied());
+        if let Some(c) = channels.clone().find(|&c| c == 0 || c > 4096) {
+            return Err(format!("encoder width {c} is outside 1..=4096"));
+        }
+        if let Some(d) = self.depths.iter().find(|&&d| d > 64) {
+            return Err(format!("encoder depth {d} is over 64"));
+        }
+        if let Some(s) = self
+            .strides
+            .iter()
+            .find(|s| s.iter().any(|&v| v == 0 || v > 8))
+        {
+            return Err(format!("encoder stride {s:?} is outside 1..=8"));
+        }
         if self.widths.len() != self.depths.len() || self.widths.len() != self.strides.len() {
             return Err(format!(
                 "encoder.widths ({}), depths ({}) and strides ({}) must have the same length",

@@ -103,6 +103,16 @@ impl ModelConfig {
     /// Checks the sizes fit together, naming the bad field.
     pub fn validate(&self) -> Result<(), String> {
         self.encoder.validate()?;
+        let bounded = [
+            ("d_model", self.d_model, 4096),
+            ("n_heads", self.n_heads, 64),
+            ("n_layers", self.n_layers, 64),
+            ("d_ff", self.d_ff, 16384),
+            ("max_output_len", self.max_output_len, 4096),
+        ];
+        if let Some((name, v, max)) = bounded.iter().find(|(_, v, max)| v > max) {
+            return Err(format!("{name} ({v}) is over {max}"));
+        }
         if self.n_heads == 0 || !self.d_model.is_multiple_of(self.n_heads) {
             return Err(format!(
                 "d_model ({}) must be a multiple of n_heads ({})",
