@@ -416,11 +416,6 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
     let mut environment = Environment::detect(&options.device_label);
     environment.write(&run.root().join("environment.ron"))?;
     let tracker = options.tracking.as_ref().map(|t| {
-        let existing = if options.resume {
-            read_mlflow_ids(&run)
-        } else {
-            None
-        };
         let mut params = Vec::new();
         if let Ok(v) = serde_json::to_value(config) {
             tracking::flatten("config", &v, &mut params);
@@ -442,37 +437,7 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         if let Some(p) = &options.parent {
             params.push(("parent".to_string(), p.clone()));
         }
-        // MLflow refuses longer param values.
-        for (_, v) in &mut params {
-            if v.len() > 6000 {
-                let mut cut = 5990;
-                while !v.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                v.truncate(cut);
-                v.push('…');
-            }
-        }
-        let ids_path = run.root().join("mlflow.ron");
-        Arc::new(Tracker::start(
-            RunSpec {
-                uri: t.uri.clone(),
-                experiment: t.experiment.clone(),
-                run_name: run
-                    .root()
-                    .file_name()
-                    .map_or("run".into(), |n| n.to_string_lossy().into_owned()),
-                existing,
-                params,
-                tags: environment.tags(),
-            },
-            move |ids| {
-                if let Ok(text) = ron::ser::to_string_pretty(ids, ron::ser::PrettyConfig::default())
-                {
-                    let _ = crate::registry::write_atomic(&ids_path, text.as_bytes());
-                }
-            },
-        ))
+        start_tracker(t, &run, options.resume, params, environment.tags())
     });
     let devices: Vec<Device> = options
         .devices
@@ -710,31 +675,7 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
     environment.write(&run.root().join("environment.ron"))?;
 
     if let Some(tracker) = tracker {
-        let mut files = vec![
-            run.config_path(),
-            run.info_path(),
-            run.root().join("environment.ron"),
-            run.root().join("metrics.csv"),
-            run.root().join("steps.csv"),
-        ];
-        let mut samples: Vec<PathBuf> = std::fs::read_dir(run.samples_dir())
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        samples.sort();
-        files.extend(samples);
-        for f in files {
-            if let (Ok(bytes), Ok(rel)) = (std::fs::read(&f), f.strip_prefix(run.root())) {
-                tracker.artifact(&rel.to_string_lossy(), bytes);
-            }
-        }
-        let status = match stopped.map(|s| s.reason) {
-            Some(StopReason::Terminate | StopReason::Interrupt) => "KILLED",
-            _ => "FINISHED",
-        };
-        tracker.finish(status, Duration::from_secs(120));
+        finish_tracker(&tracker, &run, stopped);
     }
     Ok(TrainReport {
         epochs,
@@ -745,6 +686,76 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         started_at,
         stopped,
     })
+}
+
+/// Starts logging to MLflow: a new run, or the one a resumed run logged to (its id is kept in
+/// `RUN/mlflow.ron`). Params longer than MLflow accepts are cut.
+fn start_tracker(
+    t: &TrackingOptions,
+    run: &RunDir,
+    resume: bool,
+    mut params: Vec<(String, String)>,
+    tags: Vec<(String, String)>,
+) -> Arc<Tracker> {
+    for (_, v) in &mut params {
+        if v.len() > 6000 {
+            let mut cut = 5990;
+            while !v.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            v.truncate(cut);
+            v.push('…');
+        }
+    }
+    let ids_path = run.root().join("mlflow.ron");
+    Arc::new(Tracker::start(
+        RunSpec {
+            uri: t.uri.clone(),
+            experiment: t.experiment.clone(),
+            run_name: run
+                .root()
+                .file_name()
+                .map_or("run".into(), |n| n.to_string_lossy().into_owned()),
+            existing: if resume { read_mlflow_ids(run) } else { None },
+            params,
+            tags,
+        },
+        move |ids| {
+            if let Ok(text) = ron::ser::to_string_pretty(ids, ron::ser::PrettyConfig::default()) {
+                let _ = crate::registry::write_atomic(&ids_path, text.as_bytes());
+            }
+        },
+    ))
+}
+
+/// Uploads the run's files, sets the MLflow run's status and waits (up to two minutes) for
+/// the server to take everything.
+fn finish_tracker(tracker: &Tracker, run: &RunDir, stopped: Option<Stopped>) {
+    let mut files = vec![
+        run.config_path(),
+        run.info_path(),
+        run.root().join("environment.ron"),
+        run.root().join("metrics.csv"),
+        run.root().join("steps.csv"),
+    ];
+    let mut samples: Vec<PathBuf> = std::fs::read_dir(run.samples_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    samples.sort();
+    files.extend(samples);
+    for f in files {
+        if let (Ok(bytes), Ok(rel)) = (std::fs::read(&f), f.strip_prefix(run.root())) {
+            tracker.artifact(&rel.to_string_lossy(), bytes);
+        }
+    }
+    let status = match stopped.map(|s| s.reason) {
+        Some(StopReason::Terminate | StopReason::Interrupt) => "KILLED",
+        _ => "FINISHED",
+    };
+    tracker.finish(status, Duration::from_secs(120));
 }
 
 /// The MLflow run a run directory logged to (`RUN/mlflow.ron`).
