@@ -61,11 +61,13 @@ pub fn run(args: StageArgs, global: &GlobalArgs) -> anyhow::Result<()> {
 /// version of the registered model `name`, with the aliases.
 fn register_in_mlflow(uri: &str, args: &StageArgs, staged: &StagedModel) -> anyhow::Result<()> {
     let Some(ids) = read_mlflow_ids(&RunDir::new(&args.run_dir)) else {
-        anyhow::bail!(
-            "{}: this run was not tracked in MLflow (no mlflow.ron), so it cannot be registered \
-             there; train with --tracking-uri",
+        // MLFLOW_TRACKING_URI may be set for other runs: say so, and keep what was staged.
+        eprintln!(
+            "warning: {} was not tracked in MLflow (no mlflow.ron): not registered at {uri}; \
+             train with --tracking-uri to register there",
             args.run_dir.display()
         );
+        return Ok(());
     };
     let client = MlflowClient::new(uri);
     client
