@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::util::{TINY_CONFIG, epoch_cers, path, repo_root, train_app};
+use crate::util::{TINY_CONFIG, epoch_cers, path, repo_root, train_tiny};
 
 /// 3 epochs of 100 batches: long enough to stop in the middle of one.
 const ARGS: [&str; 4] = ["--epochs", "3", "--epoch-samples", "600"];
@@ -177,18 +177,9 @@ fn a_killed_run_loses_at_most_one_checkpoint_interval() {
     let trained = std::fs::read_to_string(run.join("train/epoch-2/Loss.log"))
         .map(|t| t.lines().count())
         .unwrap_or(0);
-    let keys: Vec<usize> = std::fs::read_dir(run.join("checkpoint/step"))
-        .expect("a step checkpoint was written")
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            name.strip_prefix("model-")?
-                .strip_suffix(".bpk")?
-                .parse()
-                .ok()
-        })
-        .collect();
-    let saved = keys.iter().max().map_or(0, |k| k.saturating_sub(100));
+    // Complete checkpoints only (model, optimiser and scheduler), as --resume sees them.
+    let keys = text_recognizer::training::RunDir::new(&run).step_checkpoints();
+    let saved = keys.last().map_or(0, |k| k.saturating_sub(100));
     assert!(
         trained < 100 && saved.is_multiple_of(EVERY),
         "killed in epoch 2 (batch {trained}); checkpoints every {EVERY} batches, newest at {saved}"
@@ -209,17 +200,7 @@ fn a_killed_run_loses_at_most_one_checkpoint_interval() {
 fn several_cpu_devices_train_data_parallel() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let run = tmp.path().join("two");
-    train_app(&[
-        "train",
-        "--config",
-        TINY_CONFIG,
-        "--run-dir",
-        path(&run),
-        "--epochs",
-        "2",
-        "--devices",
-        "flex,flex",
-    ]);
+    train_tiny(&run, &["--epochs", "2", "--devices", "flex,flex"]);
     let info = std::fs::read_to_string(run.join("run.ron")).expect("run.ron");
     assert!(info.contains("devices: 2"), "{info}");
     assert!(info.contains("effective_batch: 12"), "6 per device: {info}");

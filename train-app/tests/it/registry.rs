@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use text_recognizer::metrics::{ErrorCount, char_errors};
 
-use crate::util::{TINY_CONFIG, assert_success, infer_app, path, repo_root, train_app};
+use crate::util::{TINY_CONFIG, assert_success, infer_app, path, repo_root, train_app, train_tiny};
 
 fn train_app_in(registry: &Path, args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_train-app"))
@@ -52,15 +52,7 @@ fn stage_alias_load_by_alias_and_delete() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let reg = tmp.path().join("registry");
     let (weak, strong) = (tmp.path().join("weak"), tmp.path().join("strong"));
-    train_app(&[
-        "train",
-        "--config",
-        TINY_CONFIG,
-        "--run-dir",
-        path(&weak),
-        "--epochs",
-        "1",
-    ]);
+    train_tiny(&weak, &["--epochs", "1"]);
     train_app(&["train", "--config", TINY_CONFIG, "--run-dir", path(&strong)]);
 
     let out = train_app_in(&reg, &["stage", path(&weak), "--name", "lines"]);
@@ -158,15 +150,7 @@ fn concurrent_stagings_get_distinct_versions_and_a_crash_publishes_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let reg = tmp.path().join("registry");
     let run = tmp.path().join("run");
-    train_app(&[
-        "train",
-        "--config",
-        TINY_CONFIG,
-        "--run-dir",
-        path(&run),
-        "--epochs",
-        "1",
-    ]);
+    train_tiny(&run, &["--epochs", "1"]);
 
     for _ in 0..4 {
         train_app_in(&reg, &["stage", path(&run), "--name", "m"]);

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::util::{TINY_CONFIG, epoch_cers, path, train_app};
+use crate::util::{TINY_CONFIG, epoch_cers, path, train_app, train_tiny};
 
 /// Relative paths of every file under `dir` except checkpoints (which keep-best/keep-last prune).
 fn layout(dir: &Path) -> BTreeSet<String> {
@@ -33,26 +33,10 @@ fn layout(dir: &Path) -> BTreeSet<String> {
 fn a_resumed_run_loses_no_epoch() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let straight = tmp.path().join("straight");
-    train_app(&[
-        "train",
-        "--config",
-        TINY_CONFIG,
-        "--run-dir",
-        path(&straight),
-        "--epochs",
-        "3",
-    ]);
+    train_tiny(&straight, &["--epochs", "3"]);
 
     let resumed = tmp.path().join("resumed");
-    train_app(&[
-        "train",
-        "--config",
-        TINY_CONFIG,
-        "--run-dir",
-        path(&resumed),
-        "--epochs",
-        "1",
-    ]);
+    train_tiny(&resumed, &["--epochs", "1"]);
     assert_eq!(epoch_cers(&resumed).len(), 1);
     let out = train_app(&["train", "--resume", path(&resumed), "--epochs", "3"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -68,15 +52,7 @@ fn a_resumed_run_loses_no_epoch() {
 fn starting_over_an_existing_run_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let run = tmp.path().join("run");
-    train_app(&[
-        "train",
-        "--config",
-        TINY_CONFIG,
-        "--run-dir",
-        path(&run),
-        "--epochs",
-        "1",
-    ]);
+    train_tiny(&run, &["--epochs", "1"]);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_train-app"))
         .args(["train", "--config", TINY_CONFIG, "--run-dir", path(&run)])
         .current_dir(crate::util::repo_root())

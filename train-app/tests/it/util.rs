@@ -23,6 +23,12 @@ pub fn train_app(args: &[&str]) -> Output {
     out
 }
 
+/// Trains the memorisation config into `run` with `extra` options; panics if it fails.
+pub fn train_tiny(run: &Path, extra: &[&str]) -> Output {
+    let args = ["train", "--config", TINY_CONFIG, "--run-dir", path(run)];
+    train_app(&[&args[..], extra].concat())
+}
+
 /// `train-app stage` (no progress flag).
 pub fn stage(run_dir: &Path, output: &Path) -> Output {
     let args = [
