@@ -56,6 +56,81 @@ pub enum Command {
     /// Score a model on a folder of images with `.gt.txt` transcriptions: CER, WER, worst
     /// lines, frequent confusions, throughput.
     Eval(EvalArgs),
+    /// Serve the model over HTTP: a web page at `/` (upload, draw, flag), a JSON API
+    /// (`POST /predict` in the FSDL reference's schema, `POST /api/v1/recognize`), feedback
+    /// (`POST /api/v1/feedback`, stored in SQLite), `/healthz`, `/readyz` and `/metrics`.
+    Serve(ServeArgs),
+    /// Run as an AWS Lambda function (the container's entry point): answers the FSDL
+    /// reference's events (`{"image": "data:…"}` → `{"pred": "…"}`) and function-URL requests
+    /// to any route `serve` has.
+    Lambda(LambdaArgs),
+}
+
+/// Options of the HTTP service shared by `serve` and `lambda`.
+#[derive(Args, Debug, Clone)]
+pub struct ServiceArgs {
+    /// Staged model: a `.htr` file, `registry:NAME@ALIAS`, `registry:NAME:VERSION` or
+    /// `registry:NAME` [default: the model built into this binary].
+    #[arg(long, env = "HTR_MODEL")]
+    pub model: Option<text_recognizer::ModelRef>,
+    /// How images are read when a request does not say: line, paragraph or auto.
+    #[arg(long, default_value_t = LayoutMode::Auto)]
+    pub layout: LayoutMode,
+    /// Largest request body in MiB (base64 makes an image about a third larger).
+    #[arg(long, default_value_t = 20, env = "HTR_MAX_BODY_MB")]
+    pub max_body_mb: usize,
+    /// Largest image in megapixels, checked from its header before it is decoded.
+    #[arg(long, default_value_t = 40.0, env = "HTR_MAX_MEGAPIXELS")]
+    pub max_megapixels: f64,
+    /// Longest image side in pixels.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_side: u32,
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, default_value_t = 30, env = "HTR_TIMEOUT_S")]
+    pub timeout_s: u64,
+    /// Recognition requests handled at once; more are answered 429.
+    #[arg(long, default_value_t = 64, env = "HTR_MAX_CONCURRENT")]
+    pub max_concurrent: usize,
+    /// Most lines read in one forward pass: concurrent requests' lines are batched together.
+    #[arg(long, default_value_t = 16)]
+    pub max_batch: usize,
+    /// Milliseconds a batch waits for more requests before it runs (0: no micro-batching
+    /// wait; a request then joins only what is already queued).
+    #[arg(long, default_value_t = 5)]
+    pub max_wait_ms: u64,
+    /// Pages waiting for the model; past that, requests are answered 503.
+    #[arg(long, default_value_t = 256)]
+    pub max_queue: usize,
+    /// Accept `image_url` in requests, fetching only from these hosts (http and https; no
+    /// redirects to other hosts; the body and time limits apply). Off when none is given.
+    #[arg(long = "allow-image-url-host", value_name = "HOST")]
+    pub image_url_hosts: Vec<String>,
+    /// Recognition is forwarded to this server's JSON API (`…/api/v1/recognize` of another
+    /// `infer-app serve`, or an FSDL-style endpoint answering `{"pred": …}`) instead of a
+    /// local model, so the page and the model can scale apart.
+    #[arg(long, value_name = "URL", env = "HTR_BACKEND_URL")]
+    pub backend_url: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port; the address is printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "HTR_ADDR")]
+    pub addr: std::net::SocketAddr,
+    /// SQLite database for feedback (flags and corrections from the page and the API).
+    #[arg(long, default_value = "serve.sqlite3", env = "HTR_DB")]
+    pub db: PathBuf,
+    #[command(flatten)]
+    pub service: ServiceArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct LambdaArgs {
+    /// SQLite database for feedback (Lambda's /tmp is the writable place).
+    #[arg(long, default_value = "/tmp/serve.sqlite3", env = "HTR_DB")]
+    pub db: PathBuf,
+    #[command(flatten)]
+    pub service: ServiceArgs,
 }
 
 #[derive(Args, Debug)]

@@ -6,6 +6,7 @@ mod inputs;
 mod model;
 mod output;
 mod progress;
+mod serve;
 mod shard;
 
 use std::process::ExitCode;

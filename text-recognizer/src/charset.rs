@@ -160,10 +160,21 @@ impl Charset {
 
     /// Decodes ids to text: stops at `<E>`, drops `<S>`, `<P>` and `<B>`.
     pub fn decode(&self, ids: &[usize]) -> String {
-        ids.iter()
-            .take_while(|&&id| id != END)
-            .filter_map(|&id| id.checked_sub(NUM_SPECIAL).and_then(|i| self.chars.get(i)))
-            .collect()
+        self.decode_scored(ids, &[]).0
+    }
+
+    /// [`Charset::decode`] keeping each character's score: `scores[i]` belongs to `ids[i]`
+    /// (missing scores count as 1).
+    pub fn decode_scored(&self, ids: &[usize], scores: &[f32]) -> (String, Vec<f32>) {
+        let mut text = String::new();
+        let mut kept = Vec::new();
+        for (i, &id) in ids.iter().enumerate().take_while(|&(_, &id)| id != END) {
+            if let Some(&c) = id.checked_sub(NUM_SPECIAL).and_then(|i| self.chars.get(i)) {
+                text.push(c);
+                kept.push(scores.get(i).copied().unwrap_or(1.0));
+            }
+        }
+        (text, kept)
     }
 }
 
@@ -219,6 +230,8 @@ mod tests {
     fn decode_stops_at_end_and_skips_specials() {
         let cs = Charset::from_texts(["ab"]);
         assert_eq!(cs.decode(&[START, 4, PAD, 5, END, 4]), "ab");
+        let (text, scores) = cs.decode_scored(&[START, 4, PAD, 5, END, 4], &[1.0, 0.5, 0.1, 0.25]);
+        assert_eq!((text.as_str(), scores), ("ab", vec![0.5, 0.25]));
     }
 
     #[test]

@@ -23,6 +23,14 @@ pub enum Error {
         /// The decoder's message.
         reason: String,
     },
+    /// An image is larger than the limits allow (see [`crate::image::DecodeLimits`]).
+    #[error("{path}: image too large: {reason}")]
+    ImageTooLarge {
+        /// The image file (or `<memory>`).
+        path: PathBuf,
+        /// Its size against the limit.
+        reason: String,
+    },
     /// An image is empty or too large to process.
     #[error("{path}: {reason}")]
     BadImage {

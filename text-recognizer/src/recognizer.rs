@@ -31,6 +31,8 @@ pub struct Recognition {
     pub confidence: f32,
     /// Smallest token probability: low when one character is doubtful.
     pub min_confidence: f32,
+    /// The probability of each character of `text`, in order (empty for blank images).
+    pub char_confidences: Vec<f32>,
     /// True when decoding stopped before the end token: the line's length limit, or a
     /// repetition loop that was cut.
     pub truncated: bool,
@@ -46,6 +48,7 @@ impl Recognition {
             text: String::new(),
             confidence: 1.0,
             min_confidence: 1.0,
+            char_confidences: Vec::new(),
             truncated: false,
             blank: true,
         }
@@ -300,12 +303,17 @@ impl Recognizer {
         }
         beam_search(&self.model, memory, &bounds, &self.decode)
             .into_iter()
-            .map(|d| Recognition {
-                text: self.charset.decode(&d.tokens),
-                confidence: d.confidence,
-                min_confidence: d.min_confidence,
-                truncated: !d.finished(),
-                blank: false,
+            .map(|d| {
+                let (text, char_confidences) =
+                    self.charset.decode_scored(&d.tokens, &d.token_confidences);
+                Recognition {
+                    text,
+                    confidence: d.confidence,
+                    min_confidence: d.min_confidence,
+                    char_confidences,
+                    truncated: !d.finished(),
+                    blank: false,
+                }
             })
             .collect()
     }
@@ -338,6 +346,8 @@ mod tests {
         for r in &batch {
             assert!((0.0..=1.0).contains(&r.confidence));
             assert!(r.min_confidence <= r.confidence + 1e-6);
+            assert_eq!(r.char_confidences.len(), r.text.chars().count());
+            assert!(r.char_confidences.iter().all(|&p| p >= r.min_confidence));
         }
         // Blank images read as nothing without decoding; the others are decoded.
         assert!(batch[0].blank && batch[2].blank && batch[0].text.is_empty());

@@ -1,7 +1,9 @@
 //! One file per subcommand.
 
 mod eval;
+mod lambda;
 mod ocr;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -12,5 +14,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Ocr(args) => ocr::run(args, &cli.global),
         Command::Eval(args) => eval::run(args, &cli.global),
+        Command::Serve(args) => serve::run(args, &cli.global),
+        Command::Lambda(args) => lambda::run(args, &cli.global),
     }
 }

@@ -84,6 +84,8 @@ pub struct Decoded {
     pub confidence: f32,
     /// Smallest probability among the emitted tokens.
     pub min_confidence: f32,
+    /// The probability of each token of `tokens`.
+    pub token_confidences: Vec<f32>,
     /// Why decoding stopped.
     pub stop: Stop,
 }
@@ -173,10 +175,12 @@ impl Hypothesis {
 
     fn into_decoded(self) -> Decoded {
         let n = self.probs.len().max(1) as f32;
+        let token_confidences = self.probs[..self.tokens.len().min(self.probs.len())].to_vec();
         Decoded {
             tokens: self.tokens,
             confidence: self.probs.iter().sum::<f32>() / n,
             min_confidence: self.probs.iter().copied().fold(1.0, f32::min),
+            token_confidences,
             stop: self.stop.unwrap_or(Stop::Length),
         }
     }

@@ -122,6 +122,7 @@ pub(crate) mod tests {
                 text: text.into(),
                 confidence: 0.9,
                 min_confidence: 0.5,
+                char_confidences: vec![0.9; text.chars().count()],
                 truncated: false,
                 blank: false,
             },

@@ -73,29 +73,76 @@ fn tiff_page<R: std::io::Read + std::io::Seek>(
     GrayImage::from_raw(w, h, pixels).ok_or_else(|| "pixel data shorter than the image".into())
 }
 
+/// How large an image may be before it is decoded: a few bytes of PNG or JPEG can claim
+/// gigapixels (a decompression bomb), so servers check the header's size first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Longest side in pixels.
+    pub max_side: u32,
+    /// Width × height.
+    pub max_pixels: u64,
+}
+
+impl Default for DecodeLimits {
+    /// What files on disk may be: 30,000 px on a side, any area within that.
+    fn default() -> Self {
+        DecodeLimits {
+            max_side: MAX_SIDE,
+            max_pixels: u64::from(MAX_SIDE) * u64::from(MAX_SIDE),
+        }
+    }
+}
+
 /// Decodes in-memory image bytes (any format the `image` crate reads) as 8-bit grayscale.
 /// `origin` names the source in errors.
 pub fn decode_image(bytes: &[u8], origin: &Path) -> Result<GrayImage> {
+    decode_image_within(bytes, origin, DecodeLimits::default())
+}
+
+/// [`decode_image`] refusing, before decoding, an image whose header claims more than
+/// `limits` ([`Error::ImageTooLarge`]).
+pub fn decode_image_within(bytes: &[u8], origin: &Path, limits: DecodeLimits) -> Result<GrayImage> {
     let decode_err = |reason: String| Error::ImageDecode {
         path: origin.to_path_buf(),
         reason,
     };
-    // The size limit's own message does not say which limit.
+    let too_large = |reason: String| Error::ImageTooLarge {
+        path: origin.to_path_buf(),
+        reason,
+    };
+    // The decoder's own limit error does not say which limit.
     let image_err = |e: image::ImageError| match e {
-        image::ImageError::Limits(_) => decode_err(format!(
-            "too large: more than {MAX_SIDE} px on a side (or more memory than allowed)"
+        image::ImageError::Limits(_) => too_large(format!(
+            "more than {} px on a side (or more memory than allowed)",
+            limits.max_side
         )),
         e => decode_err(e.to_string()),
     };
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| decode_err(e.to_string()))?;
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    reader.limits(limits);
+    // The JPEG decoder fills in what a cut-off file lacks; reading half a line as a whole one
+    // gives confident nonsense, so a JPEG must end (allowing trailing padding) with its
+    // end-of-image marker.
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !ends_with_eoi(bytes) {
+        return Err(decode_err(
+            "truncated JPEG (no end-of-image marker): the file was cut off".into(),
+        ));
+    }
+    let mut decoder_limits = Limits::default();
+    decoder_limits.max_image_width = Some(limits.max_side);
+    decoder_limits.max_image_height = Some(limits.max_side);
+    reader.limits(decoder_limits);
     // Phone photos store rotation in EXIF; apply it so lines are upright.
     let mut decoder = reader.into_decoder().map_err(image_err)?;
+    let (w, h) = image::ImageDecoder::dimensions(&decoder);
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > limits.max_pixels {
+        return Err(too_large(format!(
+            "{w}×{h} = {pixels} pixels, more than the {} allowed",
+            limits.max_pixels
+        )));
+    }
     let orientation = image::ImageDecoder::orientation(&mut decoder).ok();
     let mut img = image::DynamicImage::from_decoder(decoder).map_err(image_err)?;
     if let Some(o) = orientation {
@@ -111,6 +158,12 @@ pub fn decode_image(bytes: &[u8], origin: &Path) -> Result<GrayImage> {
     Ok(gray)
 }
 
+/// True when an end-of-image marker (FF D9) is among the last bytes of a JPEG.
+fn ends_with_eoi(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    tail.windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +175,41 @@ mod tests {
             err.to_string().starts_with("scan.png: cannot decode image"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_cut_off_jpeg_is_an_error_not_a_gray_image() {
+        let mut jpeg = Vec::new();
+        image::GrayImage::from_fn(300, 60, |x, _| {
+            image::Luma([if x % 9 < 2 { 20 } else { 230 }])
+        })
+        .write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .expect("encode");
+        assert!(decode_image(&jpeg, Path::new("whole.jpg")).is_ok());
+        let err = decode_image(&jpeg[..jpeg.len() / 2], Path::new("cut.jpg")).expect_err("cut");
+        assert!(err.to_string().contains("truncated JPEG"), "{err}");
+    }
+
+    #[test]
+    fn a_header_claiming_too_many_pixels_is_refused_before_decoding() {
+        let mut png = Vec::new();
+        image::GrayImage::from_pixel(400, 300, image::Luma([200]))
+            .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+            .expect("encode");
+        let limits = DecodeLimits {
+            max_side: 1000,
+            max_pixels: 100_000,
+        };
+        let err = decode_image_within(&png, Path::new("big.png"), limits).expect_err("too big");
+        assert!(matches!(err, Error::ImageTooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("400×300"), "{err}");
+        let limits = DecodeLimits {
+            max_side: 399,
+            max_pixels: 1_000_000,
+        };
+        let err = decode_image_within(&png, Path::new("wide.png"), limits).expect_err("too wide");
+        assert!(matches!(err, Error::ImageTooLarge { .. }), "{err}");
+        assert!(decode_image(&png, Path::new("ok.png")).is_ok());
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod polarity;
 mod preprocess;
 pub mod variants;
 
-pub use ::image::GrayImage;
-pub use load::{decode_image, open_image, open_image_pages};
+pub use ::image::{GrayImage, Luma};
+pub use load::{DecodeLimits, decode_image, decode_image_within, open_image, open_image_pages};
 pub use polarity::{InkPolarity, ink_is_dark};
 pub use preprocess::{Layout, Prepared, PreprocessConfig};

@@ -1,0 +1,124 @@
+//! The HTTP service behind `infer-app serve` and `infer-app lambda`: one axum [`Router`]
+//! (tested without a socket), the page served from the binary, micro-batched recognition on a
+//! thread of its own, SQLite feedback, Prometheus metrics and input limits.
+
+mod batcher;
+mod engine;
+mod error;
+mod feedback;
+mod guard;
+mod image_url;
+mod input;
+mod metrics;
+mod page;
+mod response;
+mod routes;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use text_recognizer::image::DecodeLimits;
+use text_recognizer::{LayoutMode, Recognizer};
+
+pub use feedback::FeedbackStore;
+pub use routes::app;
+
+use crate::cli::{GlobalArgs, ServiceArgs};
+use batcher::{BatchConfig, Batcher};
+use engine::{Engine, Local};
+use guard::Admission;
+use image_url::ImageFetcher;
+use metrics::Metrics;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// See [`AppState`].
+pub struct Inner {
+    engine: Engine,
+    feedback: FeedbackStore,
+    metrics: Metrics,
+    admission: Admission,
+    image_url: Option<ImageFetcher>,
+    layout: LayoutMode,
+    max_body: usize,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Loads the model (or connects to the backend) and opens the feedback database. Must be
+    /// called inside a tokio runtime; the model warms up in the background (`/readyz`).
+    pub fn build(args: &ServiceArgs, db: &Path, global: &GlobalArgs) -> anyhow::Result<Self> {
+        let metrics = Metrics::new();
+        let timeout = Duration::from_secs(args.timeout_s.max(1));
+        let max_body = args.max_body_mb.max(1) * 1024 * 1024;
+        let engine = match &args.backend_url {
+            Some(url) => Engine::remote(url, timeout)?,
+            None => {
+                let staged = crate::model::load(
+                    args.model.as_ref(),
+                    &global.registry(),
+                    global.tracking_uri.as_deref(),
+                )?;
+                let model = staged.manifest.name.clone();
+                let recognizer = Recognizer::from_staged(staged, global.device.device()?)?;
+                let model_layout = recognizer.preprocess().layout;
+                let max_pixels = (args.max_megapixels.max(0.0) * 1e6) as u64;
+                let config = BatchConfig {
+                    max_batch: args.max_batch.max(1),
+                    max_wait: Duration::from_millis(args.max_wait_ms),
+                    max_queue: args.max_queue.max(1),
+                };
+                Engine::Local(Box::new(Local {
+                    batcher: Batcher::start(recognizer, config, metrics.clone()),
+                    model,
+                    model_layout,
+                    limits: DecodeLimits {
+                        max_side: args.max_side.max(1),
+                        max_pixels,
+                    },
+                    metrics: metrics.clone(),
+                }))
+            }
+        };
+        let image_url = if args.image_url_hosts.is_empty() {
+            None
+        } else {
+            Some(ImageFetcher::new(
+                args.image_url_hosts.clone(),
+                max_body,
+                timeout,
+            )?)
+        };
+        Ok(AppState(Arc::new(Inner {
+            engine,
+            feedback: FeedbackStore::open(db)?,
+            metrics,
+            admission: Admission::new(args.max_concurrent, timeout),
+            image_url,
+            layout: args.layout,
+            max_body,
+        })))
+    }
+
+    /// The model's name (or the backend's URL).
+    pub fn describe(&self) -> String {
+        self.engine.describe()
+    }
+
+    /// True once the model is warmed up.
+    pub fn is_ready(&self) -> bool {
+        self.engine.is_ready()
+    }
+}

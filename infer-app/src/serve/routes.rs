@@ -1,0 +1,208 @@
+//! The routes: the page, the two recognition schemas, feedback, health and metrics.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use text_recognizer::export::{SourceInfo, alto_v4, page_2019, utc_now};
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+use super::AppState;
+use super::error::ApiError;
+use super::feedback::{Feedback, Flag};
+use super::input::{self, ImageSource, OutputFormat};
+use super::response::{Reading, RecognizeResponse};
+use super::{guard, metrics, page};
+
+/// Longest correction kept (a line or a page of text, not a novel).
+const MAX_CORRECTION_CHARS: usize = 20_000;
+
+/// The whole service.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/predict", post(predict))
+        .route("/api/v1/recognize", post(recognize))
+        .route("/api/v1/feedback", post(feedback))
+        .route_layer(from_fn_with_state(state.admission.clone(), guard::guard))
+        .layer(DefaultBodyLimit::max(state.max_body));
+    Router::new()
+        .merge(api)
+        .merge(page::routes())
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::metrics))
+        .route_layer(from_fn_with_state(state.clone(), metrics::track))
+        .fallback(not_found)
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        code: "not_found",
+        message: format!("no route {} {}", request.method(), request.uri().path()),
+    }
+}
+
+/// Alive: the process answers.
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready: the model is loaded and has read its warm-up line.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let model = state.describe();
+    if state.is_ready() {
+        Json(json!({ "status": "ready", "model": model })).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "warming up", "model": model })),
+        )
+            .into_response()
+    }
+}
+
+/// The image bytes a request names, fetching `image_url` when allowed.
+async fn image_bytes(state: &AppState, source: ImageSource) -> Result<Bytes, ApiError> {
+    match source {
+        ImageSource::Bytes(b) => Ok(b),
+        ImageSource::Url(url) => match &state.image_url {
+            Some(fetcher) => fetcher.fetch(&url).await,
+            None => Err(super::image_url::disabled()),
+        },
+    }
+}
+
+/// `POST /predict`: the FSDL reference's schema, `{"image": "data:…"}` → `{"pred": "…"}`.
+async fn predict(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let body = input::read_body(request, state.max_body).await?;
+    let parsed = input::parse_json(&body)?;
+    let layout = parsed.layout.unwrap_or(state.layout);
+    let bytes = image_bytes(&state, parsed.image).await?;
+    let reading = state.engine.read(bytes, layout).await?;
+    Ok(Json(json!({ "pred": reading.text })).into_response())
+}
+
+/// `POST /api/v1/recognize`: JSON or multipart in, text with lines, boxes and confidences
+/// (or plain text, ALTO, PAGE) out.
+async fn recognize(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let parsed = input::parse(request, state.max_body).await?;
+    let layout = parsed.layout.unwrap_or(state.layout);
+    let bytes = image_bytes(&state, parsed.image).await?;
+    let reading = state.engine.read(bytes, layout).await?;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut response = render(&reading, parsed.format, &request_id, started);
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    Ok(response)
+}
+
+fn render(reading: &Reading, format: OutputFormat, request_id: &str, started: Instant) -> Response {
+    let xml = |doc: String| ([(header::CONTENT_TYPE, "application/xml")], doc).into_response();
+    let created = utc_now();
+    let source = SourceInfo {
+        file_name: "upload",
+        model: &reading.model,
+        created: &created,
+    };
+    match format {
+        OutputFormat::Json => Json(RecognizeResponse {
+            reading: reading.clone(),
+            request_id: request_id.to_string(),
+            latency_ms: started.elapsed().as_secs_f64() * 1e3,
+        })
+        .into_response(),
+        OutputFormat::Text => reading.text.clone().into_response(),
+        OutputFormat::Alto => xml(alto_v4(&[reading.to_page()], &source)),
+        OutputFormat::Page => xml(page_2019(&reading.to_page(), &source)),
+    }
+}
+
+/// `POST /api/v1/feedback`'s body.
+#[derive(Debug, Deserialize)]
+struct FeedbackRequest {
+    flag: Option<String>,
+    request_id: Option<String>,
+    /// What the model read.
+    text: Option<String>,
+    correction: Option<String>,
+    model: Option<String>,
+    /// The image, as in a recognition request.
+    image: Option<String>,
+}
+
+/// `POST /api/v1/feedback`: a flag (incorrect, offensive, other) with an optional
+/// correction, stored in SQLite.
+async fn feedback(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let body = input::read_body(request, state.max_body).await?;
+    let req: FeedbackRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("body is not a JSON feedback object: {e}")))?;
+    let flag = match req.flag.as_deref() {
+        Some("incorrect") => Flag::Incorrect,
+        Some("offensive") => Flag::Offensive,
+        Some("other") => Flag::Other,
+        Some(f) => {
+            return Err(ApiError::bad_request(format!(
+                "flag: unknown {f:?} (expected incorrect, offensive or other)"
+            )));
+        }
+        None => return Err(ApiError::bad_request("flag is missing")),
+    };
+    let correction = req.correction.filter(|c| !c.trim().is_empty());
+    if correction
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > MAX_CORRECTION_CHARS)
+    {
+        return Err(ApiError::too_large(format!(
+            "correction: longer than {MAX_CORRECTION_CHARS} characters"
+        )));
+    }
+    let image = req
+        .image
+        .as_deref()
+        .map(input::decode_base64_image)
+        .transpose()?;
+    if image
+        .as_deref()
+        .is_some_and(|b| image::guess_format(b).is_err())
+    {
+        return Err(ApiError::unsupported("image: not an image"));
+    }
+    let record = Feedback {
+        request_id: req.request_id,
+        flag,
+        predicted: req.text,
+        correction,
+        model: req.model,
+        image,
+    };
+    let store = state.feedback.clone();
+    let id = tokio::task::spawn_blocking(move || store.record(&record))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    state
+        .metrics
+        .feedback
+        .with_label_values(&[flag.as_str()])
+        .inc();
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "status": "stored" })),
+    )
+        .into_response())
+}

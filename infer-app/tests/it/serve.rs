@@ -1,0 +1,410 @@
+//! `infer-app serve` and `infer-app lambda` as users run them: a real socket, a real browser
+//! (headless Chromium through chromedriver), SIGTERM, and the Lambda Runtime API emulator
+//! (`cargo lambda watch --only-lambda-apis`). `.ci/run` installs chromium, chromium-driver and
+//! cargo-lambda; where one is missing these tests say so and pass, except in CI (`CI` set),
+//! where they fail.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/fixtures")
+}
+
+/// A program from `$VAR`, else `name` on the PATH.
+fn tool(var: &str, name: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI must provide {name} (or ${var}); see .ci/run");
+        }
+        eprintln!("skipped: {name} not found (set {var} or install it; .ci/run does)");
+    }
+    found
+}
+
+/// A child process killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `infer-app serve` on a free loopback port; returns it and its base URL.
+fn serve(db: &Path, extra: &[&str]) -> (Running, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_infer-app"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let running = Running(child);
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first).expect("reads");
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_string();
+    (running, url)
+}
+
+fn wait_ready(base: &str) {
+    let client = reqwest::blocking::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send()
+            && r.status().is_success()
+        {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "not ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn wait_port(port: u16) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "port {port} never opened"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn line_data_url() -> String {
+    let bytes =
+        std::fs::read(fixtures().join("testaments-val-mini/AN_0006-0-002.jpg")).expect("fixture");
+    format!(
+        "data:image/jpeg;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+#[test]
+fn sigterm_lets_requests_in_flight_finish() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, base) = serve(&dir.path().join("db.sqlite3"), &["--max-wait-ms", "300"]);
+    wait_ready(&base);
+    let url = format!("{base}/predict");
+    let body = json!({ "image": line_data_url() });
+    let request = std::thread::spawn(move || {
+        reqwest::blocking::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .map(|r| (r.status().as_u16(), r.text().unwrap_or_default()))
+    });
+    // The request waits 300 ms in the batcher: the signal arrives while it is in flight.
+    std::thread::sleep(Duration::from_millis(100));
+    let pid = server.0.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let (status, text) = request.join().expect("joins").expect("answered");
+    assert_eq!(status, 200, "{text}");
+    let code = server.0.wait().expect("exits");
+    assert!(code.success(), "{code:?}");
+}
+
+#[test]
+fn the_lambda_answers_fsdl_events_and_function_urls_through_the_emulator() {
+    let Some(cargo_lambda) = tool("CARGO_LAMBDA_BIN", "cargo-lambda") else {
+        return;
+    };
+    let port = free_port();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let _emulator = Running(
+        Command::new(&cargo_lambda)
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+            ])
+            .arg(port.to_string())
+            .current_dir(&workspace)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the emulator starts"),
+    );
+    wait_port(port);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _function = Running(
+        Command::new(env!("CARGO_BIN_EXE_infer-app"))
+            .args(["lambda", "--db"])
+            .arg(dir.path().join("db.sqlite3"))
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{port}/.rt"),
+            )
+            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "4096")
+            .spawn()
+            .expect("the function starts"),
+    );
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("client");
+    let invoke = |event: &Value| -> Value {
+        let url = format!("http://127.0.0.1:{port}/2015-03-31/functions/_/invocations");
+        let response = client.post(url).json(event).send().expect("invokes");
+        let text = response.text().expect("body");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    let image = line_data_url();
+    let direct = invoke(&json!({ "image": image }));
+    let pred = direct["pred"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{direct}"));
+    assert!(pred.chars().count() > 10, "{pred:?}");
+    // FSDL's function-URL style: the request JSON as a string in `body`.
+    let wrapped = invoke(&json!({ "body": json!({ "image": image }).to_string() }));
+    assert_eq!(wrapped["pred"], pred);
+    let missing = invoke(&json!({}));
+    assert_eq!(missing["statusCode"], 400, "{missing}");
+    assert!(
+        missing["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("neither image"))
+    );
+    // A function-URL (HTTP API v2) event reaches the full API.
+    let event = json!({
+        "version": "2.0",
+        "rawPath": "/api/v1/recognize",
+        "rawQueryString": "",
+        "headers": { "content-type": "application/json" },
+        "requestContext": { "http": { "method": "POST", "path": "/api/v1/recognize" } },
+        "body": base64::engine::general_purpose::STANDARD
+            .encode(json!({ "image": image, "layout": "line" }).to_string()),
+        "isBase64Encoded": true,
+    });
+    let http = invoke(&event);
+    assert_eq!(http["statusCode"], 200, "{http}");
+    let body: Value = serde_json::from_str(http["body"].as_str().expect("body")).expect("JSON");
+    assert_eq!(body["text"], pred);
+    assert!(body["lines"][0]["box"].is_array());
+}
+
+#[test]
+fn a_person_reads_an_example_in_the_browser_and_flags_it() {
+    let (Some(chromium), Some(driver)) = (
+        tool("CHROMIUM_BIN", "chromium"),
+        tool("CHROMEDRIVER_BIN", "chromedriver"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db.sqlite3");
+    let (_server, base) = serve(&db, &[]);
+    wait_ready(&base);
+    let port = free_port();
+    let _driver = Running(
+        Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts"),
+    );
+    wait_port(port);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let stored_text = runtime.block_on(browse(&base, port, &chromium));
+    let conn = rusqlite::Connection::open(&db).expect("opens the database");
+    let (flag, correction, predicted, image): (String, String, String, Vec<u8>) = conn
+        .query_row(
+            "SELECT flag, correction, predicted, image FROM feedback ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .expect("the flag was stored");
+    assert_eq!(flag, "incorrect");
+    assert_eq!(correction, "Dans le cas où je viendrais");
+    assert_eq!(
+        predicted.split_whitespace().collect::<Vec<_>>().join(" "),
+        stored_text
+    );
+    let uploaded =
+        std::fs::read(fixtures().join("testaments-val-mini/AN_0006-0-002.jpg")).expect("fixture");
+    assert_eq!(image, uploaded, "the uploaded image is kept with the flag");
+}
+
+/// Drives the page; returns the text it showed.
+async fn browse(base: &str, port: u16, chromium: &Path) -> String {
+    use fantoccini::{ClientBuilder, Locator};
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1280,1100"],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("connects to chromedriver");
+    client.goto(base).await.expect("loads the page");
+    // The examples list loads, and uploading one reads it.
+    client
+        .wait()
+        .for_element(Locator::Css("#examples button"))
+        .await
+        .expect("examples");
+    // Chromedriver takes canonical paths only.
+    let file = fixtures()
+        .join("testaments-val-mini/AN_0006-0-002.jpg")
+        .canonicalize()
+        .expect("fixture");
+    let input = client
+        .find(Locator::Css("#file"))
+        .await
+        .expect("file input");
+    input
+        .send_keys(&file.to_string_lossy())
+        .await
+        .expect("uploads");
+    let started = Instant::now();
+    let status = loop {
+        let s = client
+            .find(Locator::Id("status"))
+            .await
+            .expect("status")
+            .text()
+            .await
+            .expect("text");
+        if s.starts_with("Read ") {
+            break s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "still {s:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.starts_with("Read 1 line"), "{status}");
+    let line = client
+        .find(Locator::Css("#lines li .text"))
+        .await
+        .expect("a line")
+        .text()
+        .await
+        .expect("text");
+    assert!(line.chars().count() > 10, "{line:?}");
+    // Flag it as incorrect with the right text.
+    let correction = client
+        .find(Locator::Id("correction"))
+        .await
+        .expect("textarea");
+    correction.clear().await.expect("clears");
+    correction
+        .send_keys("Dans le cas où je viendrais")
+        .await
+        .expect("types");
+    client
+        .find(Locator::Css("input[name=flag][value=incorrect]"))
+        .await
+        .expect("radio")
+        .click()
+        .await
+        .expect("clicks");
+    client
+        .find(Locator::Id("flag-submit"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("clicks");
+    let started = Instant::now();
+    loop {
+        let s = client
+            .find(Locator::Id("flag-status"))
+            .await
+            .expect("flag status")
+            .text()
+            .await
+            .expect("text");
+        if s.starts_with("Thank you") {
+            break;
+        }
+        assert!(!s.starts_with("Not stored"), "{s}");
+        assert!(started.elapsed() < Duration::from_secs(30), "still {s:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // An example paragraph, clicked: split into lines, each outlined.
+    client
+        .find(Locator::Css(
+            r#"#examples button[data-name="AD78_0005-1-paragraph.jpg"]"#,
+        ))
+        .await
+        .expect("the paragraph example")
+        .click()
+        .await
+        .expect("clicks");
+    let started = Instant::now();
+    loop {
+        let s = client
+            .find(Locator::Id("status"))
+            .await
+            .expect("status")
+            .text()
+            .await
+            .expect("text");
+        if s.starts_with("Read ") && !s.starts_with("Read 1 line") {
+            let n: usize = s["Read ".len()..]
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            assert!((3..=6).contains(&n), "{s}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "still {s:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if let Some(dir) = std::env::var_os("HTR_SCREENSHOT_DIR") {
+        let png = client.screenshot().await.expect("screenshot");
+        std::fs::write(Path::new(&dir).join("serve-page.png"), png).expect("writes");
+    }
+    let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+    client.close().await.expect("closes");
+    words.join(" ")
+}
