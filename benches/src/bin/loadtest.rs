@@ -32,6 +32,10 @@ struct Args {
     /// The server's process id, for its memory (/proc/PID/status).
     #[arg(long)]
     pid: Option<u32>,
+    /// A page fetched every 250 ms during the run (e.g. the server's `/`): its worst latency
+    /// says whether the server stays responsive under load.
+    #[arg(long)]
+    probe_url: Option<String>,
     /// Name of this run in the output.
     #[arg(long, default_value = "run")]
     label: String,
@@ -105,6 +109,36 @@ async fn main() -> anyhow::Result<()> {
             (latencies, errors)
         }));
     }
+    let probe = args.probe_url.clone().map(|url| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let mut worst: f64 = 0.0;
+            let mut failures = 0usize;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match client.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        worst = worst.max(t.elapsed().as_secs_f64() * 1e3);
+                    }
+                    _ => failures += 1,
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            (worst, failures)
+        })
+    });
+    // The server's memory every second: after the first batches have sized the allocator's
+    // pools it should stay flat (a leak grows with requests).
+    let pid = args.pid;
+    let sampler = tokio::spawn(async move {
+        let mut samples = Vec::new();
+        while Instant::now() < deadline {
+            samples.push((started.elapsed().as_secs_f64(), memory(pid).0));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        samples
+    });
     let (mut latencies, mut errors) = (Vec::new(), Vec::new());
     for t in tasks {
         let (l, e) = t.await?;
@@ -112,7 +146,17 @@ async fn main() -> anyhow::Result<()> {
         errors.extend(e);
     }
     let wall = started.elapsed().as_secs_f64();
+    let (probe_worst_ms, probe_failures) = match probe {
+        Some(p) => p.await?,
+        None => (f64::NAN, 0),
+    };
     let (rss_end, rss_peak) = memory(args.pid);
+    let samples = sampler.await?;
+    // RSS once a sixth of the run is over, against the end.
+    let rss_settled = samples
+        .iter()
+        .find(|(t, _)| *t >= wall / 6.0)
+        .map_or(f64::NAN, |s| s.1);
     latencies.sort_by(f64::total_cmp);
     let error_count = errors.len();
     errors.sort();
@@ -130,8 +174,11 @@ async fn main() -> anyhow::Result<()> {
         "p99_ms": percentile(&latencies, 0.99),
         "max_ms": latencies.last().copied().unwrap_or(f64::NAN),
         "rss_start_mib": rss_start,
+        "rss_settled_mib": rss_settled,
         "rss_end_mib": rss_end,
         "rss_peak_mib": rss_peak,
+        "probe_worst_ms": probe_worst_ms,
+        "probe_failures": probe_failures,
     });
     println!("{out}");
     Ok(())
