@@ -64,6 +64,26 @@ pub enum Command {
     /// reference's events (`{"image": "data:…"}` → `{"pred": "…"}`) and function-URL requests
     /// to any route `serve` has.
     Lambda(LambdaArgs),
+    /// What users said about readings (flags and corrections stored by `serve`).
+    #[command(subcommand)]
+    Feedback(FeedbackCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FeedbackCommand {
+    /// Write flagged readings that came with a correction as a line folder (`NAME.EXT` +
+    /// `NAME.gt.txt`, which `train-app` reads) with a manifest.json, for fine-tuning.
+    Export(FeedbackExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct FeedbackExportArgs {
+    /// The server's database.
+    #[arg(long, default_value = "serve.sqlite3", env = "HTR_DB")]
+    pub db: PathBuf,
+    /// Folder to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
 }
 
 /// Options of the HTTP service shared by `serve` and `lambda`.
@@ -105,6 +125,13 @@ pub struct ServiceArgs {
     /// redirects to other hosts; the body and time limits apply). Off when none is given.
     #[arg(long = "allow-image-url-host", value_name = "HOST")]
     pub image_url_hosts: Vec<String>,
+    /// Keep every input image in the database (by content hash), not only flagged ones: for
+    /// audits and for building evaluation sets from real traffic.
+    #[arg(long)]
+    pub keep_inputs: bool,
+    /// Days kept inputs are kept (flagged ones stay); older ones are removed at start.
+    #[arg(long, default_value_t = 30, requires = "keep_inputs")]
+    pub keep_inputs_days: u32,
     /// Recognition is forwarded to this server's JSON API (`…/api/v1/recognize` of another
     /// `infer-app serve`, or an FSDL-style endpoint answering `{"pred": …}`) instead of a
     /// local model, so the page and the model can scale apart.
@@ -117,7 +144,8 @@ pub struct ServeArgs {
     /// Address to listen on (port 0: any free port; the address is printed on stdout).
     #[arg(long, default_value = "127.0.0.1:8080", env = "HTR_ADDR")]
     pub addr: std::net::SocketAddr,
-    /// SQLite database for feedback (flags and corrections from the page and the API).
+    /// SQLite database: a row per recognition (the prediction log), feedback (flags and
+    /// corrections from the page and the API), flagged input images.
     #[arg(long, default_value = "serve.sqlite3", env = "HTR_DB")]
     pub db: PathBuf,
     #[command(flatten)]
@@ -126,7 +154,7 @@ pub struct ServeArgs {
 
 #[derive(Args, Debug)]
 pub struct LambdaArgs {
-    /// SQLite database for feedback (Lambda's /tmp is the writable place).
+    /// SQLite database (predictions, feedback); Lambda's /tmp is the writable place.
     #[arg(long, default_value = "/tmp/serve.sqlite3", env = "HTR_DB")]
     pub db: PathBuf,
     #[command(flatten)]

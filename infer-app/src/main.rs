@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod inputs;
 mod model;
+mod monitor;
 mod output;
 mod progress;
 mod serve;

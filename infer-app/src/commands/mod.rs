@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 mod eval;
+mod feedback;
 mod lambda;
 mod ocr;
 mod serve;
@@ -16,5 +17,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args, &cli.global),
         Command::Serve(args) => serve::run(args, &cli.global),
         Command::Lambda(args) => lambda::run(args, &cli.global),
+        Command::Feedback(command) => feedback::run(command),
     }
 }

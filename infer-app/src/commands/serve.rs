@@ -26,10 +26,15 @@ pub fn run(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             state.describe(),
             args.db.display()
         );
+        let log_writer = state.take_log_writer();
         axum::serve(listener, app(state))
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("serving")?;
+        // Every handle to the log is gone with the router: the writer drains and ends.
+        if let Some(writer) = log_writer {
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        }
         eprintln!("stopped");
         Ok(ExitCode::SUCCESS)
     })

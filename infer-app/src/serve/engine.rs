@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::input::decode_image;
 use super::metrics::Metrics;
 use super::response::Reading;
+use crate::monitor::store::InputStats;
 
 /// The local model.
 pub struct Local {
@@ -76,30 +77,45 @@ impl Engine {
         }
     }
 
-    /// Reads an image file's bytes.
-    pub async fn read(&self, bytes: Bytes, layout: LayoutMode) -> Result<Reading, ApiError> {
+    /// Reads an image file's bytes; the input's statistics when it was decoded here.
+    pub async fn read(
+        &self,
+        bytes: Bytes,
+        layout: LayoutMode,
+    ) -> Result<(Reading, Option<InputStats>), ApiError> {
         match self {
-            Engine::Local(local) => local.read(bytes, layout).await,
-            Engine::Remote(remote) => remote.read(&bytes, layout).await,
+            Engine::Local(local) => local
+                .read(bytes, layout)
+                .await
+                .map(|(r, stats)| (r, Some(stats))),
+            Engine::Remote(remote) => remote.read(&bytes, layout).await.map(|r| (r, None)),
         }
     }
 }
 
 impl Local {
-    async fn read(&self, bytes: Bytes, mode: LayoutMode) -> Result<Reading, ApiError> {
+    async fn read(
+        &self,
+        bytes: Bytes,
+        mode: LayoutMode,
+    ) -> Result<(Reading, InputStats), ApiError> {
         let (limits, model_layout, metrics) =
             (self.limits, self.model_layout, self.metrics.clone());
         // Decoding and segmentation are CPU work: off the async threads.
-        let plan = tokio::task::spawn_blocking(move || {
+        let (plan, stats) = tokio::task::spawn_blocking(move || {
             let image = decode_image(&bytes, limits)?;
             let (w, h) = image.dimensions();
             let area = f64::from(w) * f64::from(h);
             let sum: u64 = image.as_raw().iter().map(|&p| u64::from(p)).sum();
+            let stats = InputStats {
+                width: w,
+                height: h,
+                mean_intensity: sum as f64 / area.max(1.0),
+                dark_ink: text_recognizer::image::ink_is_dark(&image),
+            };
             metrics.input_pixels.observe(area);
-            metrics
-                .input_mean_intensity
-                .observe(sum as f64 / area.max(1.0));
-            Ok::<_, ApiError>(plan_page(image, mode, &model_layout))
+            metrics.input_mean_intensity.observe(stats.mean_intensity);
+            Ok::<_, ApiError>((plan_page(image, mode, &model_layout), stats))
         })
         .await
         .map_err(ApiError::internal)??;
@@ -111,7 +127,7 @@ impl Local {
                 .observe(line.text.chars().count() as f64);
             self.metrics.confidence.observe(f64::from(line.confidence));
         }
-        Ok(reading)
+        Ok((reading, stats))
     }
 }
 

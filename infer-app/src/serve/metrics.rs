@@ -5,8 +5,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 use super::AppState;
@@ -35,6 +35,8 @@ pub struct Metrics {
     pub input_mean_intensity: Histogram,
     /// Feedback received, by flag.
     pub feedback: IntCounterVec,
+    /// Prediction-log rows lost (queue full or a write failed).
+    pub log_dropped: IntCounter,
 }
 
 fn histogram(name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
@@ -94,6 +96,11 @@ impl Metrics {
             &["flag"],
         )
         .unwrap_or_else(|e| unreachable!("{e}"));
+        let log_dropped = IntCounter::new(
+            "htr_prediction_log_dropped_total",
+            "Prediction-log rows lost (queue full or a write failed)",
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"));
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -105,6 +112,7 @@ impl Metrics {
             Box::new(input_pixels.clone()),
             Box::new(input_mean_intensity.clone()),
             Box::new(feedback.clone()),
+            Box::new(log_dropped.clone()),
         ] {
             registry
                 .register(c)
@@ -122,6 +130,7 @@ impl Metrics {
             input_pixels,
             input_mean_intensity,
             feedback,
+            log_dropped,
         }
     }
 

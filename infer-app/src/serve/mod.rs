@@ -1,11 +1,11 @@
 //! The HTTP service behind `infer-app serve` and `infer-app lambda`: one axum [`Router`]
 //! (tested without a socket), the page served from the binary, micro-batched recognition on a
-//! thread of its own, SQLite feedback, Prometheus metrics and input limits.
+//! thread of its own, the SQLite record (every prediction, feedback; see [`crate::monitor`]),
+//! Prometheus metrics and input limits.
 
 mod batcher;
 mod engine;
 mod error;
-mod feedback;
 mod guard;
 mod image_url;
 mod input;
@@ -18,16 +18,18 @@ mod routes;
 mod tests;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use text_recognizer::image::DecodeLimits;
 use text_recognizer::{LayoutMode, Recognizer};
 
-pub use feedback::FeedbackStore;
 pub use routes::app;
 
 use crate::cli::{GlobalArgs, ServiceArgs};
+use crate::monitor::log::PredictionLog;
+use crate::monitor::store::Store;
 use batcher::{BatchConfig, Batcher};
 use engine::{Engine, Local};
 use guard::Admission;
@@ -41,7 +43,10 @@ pub struct AppState(Arc<Inner>);
 /// See [`AppState`].
 pub struct Inner {
     engine: Engine,
-    feedback: FeedbackStore,
+    store: Store,
+    log: PredictionLog,
+    log_writer: Mutex<Option<JoinHandle<()>>>,
+    keep_inputs: bool,
     metrics: Metrics,
     admission: Admission,
     image_url: Option<ImageFetcher>,
@@ -57,8 +62,9 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Loads the model (or connects to the backend) and opens the feedback database. Must be
-    /// called inside a tokio runtime; the model warms up in the background (`/readyz`).
+    /// Loads the model (or connects to the backend) and opens the database (predictions,
+    /// feedback, inputs). Must be called inside a tokio runtime; the model warms up in the
+    /// background (`/readyz`).
     pub fn build(args: &ServiceArgs, db: &Path, global: &GlobalArgs) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
         let timeout = Duration::from_secs(args.timeout_s.max(1));
@@ -101,9 +107,25 @@ impl AppState {
                 timeout,
             )?)
         };
+        let store = Store::open(db)?;
+        if args.keep_inputs {
+            let purged = store.purge_inputs(args.keep_inputs_days)?;
+            if purged > 0 {
+                tracing::info!(
+                    "{purged} kept inputs older than {} days removed",
+                    args.keep_inputs_days
+                );
+            }
+        }
+        // The writer has a connection of its own, so feedback never waits behind a log batch.
+        let (log, log_writer) =
+            PredictionLog::start(Store::open(db)?, 10_000, metrics.log_dropped.clone());
         Ok(AppState(Arc::new(Inner {
             engine,
-            feedback: FeedbackStore::open(db)?,
+            store,
+            log,
+            log_writer: Mutex::new(Some(log_writer)),
+            keep_inputs: args.keep_inputs,
             metrics,
             admission: Admission::new(args.max_concurrent, timeout),
             image_url,
@@ -120,5 +142,14 @@ impl AppState {
     /// True once the model is warmed up.
     pub fn is_ready(&self) -> bool {
         self.engine.is_ready()
+    }
+
+    /// The prediction log's writer thread, to join once every clone of the state is gone
+    /// (it then writes what is queued and ends).
+    pub fn take_log_writer(&self) -> Option<JoinHandle<()>> {
+        self.log_writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 }

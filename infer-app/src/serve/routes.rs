@@ -18,10 +18,11 @@ use tower_http::trace::TraceLayer;
 
 use super::AppState;
 use super::error::ApiError;
-use super::feedback::{Feedback, Flag};
-use super::input::{self, ImageSource, OutputFormat};
+use super::input::{self, ImageSource, OutputFormat, RecognizeRequest};
 use super::response::{Reading, RecognizeResponse};
 use super::{guard, metrics, page};
+use crate::monitor::log::Entry;
+use crate::monitor::store::{Feedback, Flag, InputStats, Prediction, sha256_hex};
 
 /// Longest correction kept (a line or a page of text, not a novel).
 const MAX_CORRECTION_CHARS: usize = 20_000;
@@ -85,30 +86,144 @@ async fn image_bytes(state: &AppState, source: ImageSource) -> Result<Bytes, Api
     }
 }
 
-/// `POST /predict`: the FSDL reference's schema, `{"image": "data:…"}` → `{"pred": "…"}`.
-async fn predict(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
-    let body = input::read_body(request, state.max_body).await?;
-    let parsed = input::parse_json(&body)?;
+/// A recognition's outcome, for the answer and the log.
+struct Outcome {
+    result: Result<Reading, ApiError>,
+    image: Option<Bytes>,
+    stats: Option<InputStats>,
+}
+
+/// Reads what a parsed request names.
+async fn read(state: &AppState, parsed: Result<RecognizeRequest, ApiError>) -> Outcome {
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            return Outcome {
+                result: Err(e),
+                image: None,
+                stats: None,
+            };
+        }
+    };
     let layout = parsed.layout.unwrap_or(state.layout);
-    let bytes = image_bytes(&state, parsed.image).await?;
-    let reading = state.engine.read(bytes, layout).await?;
-    Ok(Json(json!({ "pred": reading.text })).into_response())
+    let bytes = match image_bytes(state, parsed.image).await {
+        Ok(b) => b,
+        Err(e) => {
+            return Outcome {
+                result: Err(e),
+                image: None,
+                stats: None,
+            };
+        }
+    };
+    match state.engine.read(bytes.clone(), layout).await {
+        Ok((reading, stats)) => Outcome {
+            result: Ok(reading),
+            image: Some(bytes),
+            stats,
+        },
+        Err(e) => Outcome {
+            result: Err(e),
+            image: Some(bytes),
+            stats: None,
+        },
+    }
+}
+
+/// One row of the prediction log for a finished request; never waits.
+fn log(
+    state: &AppState,
+    route: &str,
+    request_id: &str,
+    started: Instant,
+    outcome: &Outcome,
+    status: StatusCode,
+) {
+    let sha = outcome.image.as_deref().map(sha256_hex);
+    let (lines, chars, confidence, model) = match &outcome.result {
+        Ok(r) => (
+            r.lines.len(),
+            r.text.chars().count(),
+            r.confidence,
+            r.model.clone(),
+        ),
+        Err(_) => (0, 0, None, state.describe()),
+    };
+    let input = match (&sha, &outcome.image) {
+        (Some(sha), Some(bytes)) if state.keep_inputs => Some((sha.clone(), bytes.to_vec())),
+        _ => None,
+    };
+    state.log.log(Entry {
+        row: Prediction {
+            created: utc_now(),
+            request_id: request_id.to_string(),
+            model,
+            route: route.to_string(),
+            status: status.as_u16(),
+            latency_ms: started.elapsed().as_secs_f64() * 1e3,
+            image_sha256: sha,
+            input: outcome.stats.clone(),
+            lines,
+            pred_chars: chars,
+            confidence,
+            error: outcome.result.as_ref().err().map(|e| e.message.clone()),
+        },
+        input,
+    });
+}
+
+fn with_request_id(mut response: Response, request_id: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
+
+/// `POST /predict`: the FSDL reference's schema, `{"image": "data:…"}` → `{"pred": "…"}`.
+async fn predict(State(state): State<AppState>, request: Request) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let parsed = match input::read_body(request, state.max_body).await {
+        Ok(body) => input::parse_json(&body),
+        Err(e) => Err(e),
+    };
+    let outcome = read(&state, parsed).await;
+    let response = match &outcome.result {
+        Ok(reading) => Json(json!({ "pred": reading.text })).into_response(),
+        Err(e) => e.clone().into_response(),
+    };
+    log(
+        &state,
+        "/predict",
+        &request_id,
+        started,
+        &outcome,
+        response.status(),
+    );
+    with_request_id(response, &request_id)
 }
 
 /// `POST /api/v1/recognize`: JSON or multipart in, text with lines, boxes and confidences
 /// (or plain text, ALTO, PAGE) out.
-async fn recognize(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+async fn recognize(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
-    let parsed = input::parse(request, state.max_body).await?;
-    let layout = parsed.layout.unwrap_or(state.layout);
-    let bytes = image_bytes(&state, parsed.image).await?;
-    let reading = state.engine.read(bytes, layout).await?;
     let request_id = uuid::Uuid::new_v4().to_string();
-    let mut response = render(&reading, parsed.format, &request_id, started);
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", v);
-    }
-    Ok(response)
+    let parsed = input::parse(request, state.max_body).await;
+    let format = parsed.as_ref().map(|p| p.format).unwrap_or_default();
+    let outcome = read(&state, parsed).await;
+    let response = match &outcome.result {
+        Ok(reading) => render(reading, format, &request_id, started),
+        Err(e) => e.clone().into_response(),
+    };
+    log(
+        &state,
+        "/api/v1/recognize",
+        &request_id,
+        started,
+        &outcome,
+        response.status(),
+    );
+    with_request_id(response, &request_id)
 }
 
 fn render(reading: &Reading, format: OutputFormat, request_id: &str, started: Instant) -> Response {
@@ -190,8 +305,8 @@ async fn feedback(State(state): State<AppState>, request: Request) -> Result<Res
         model: req.model,
         image,
     };
-    let store = state.feedback.clone();
-    let id = tokio::task::spawn_blocking(move || store.record(&record))
+    let store = state.store.clone();
+    let id = tokio::task::spawn_blocking(move || store.record_feedback(&record))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;

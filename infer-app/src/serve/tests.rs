@@ -403,7 +403,7 @@ async fn feedback_is_stored_and_everything_is_counted() {
         String::from_utf8_lossy(&body)
     );
     let id = json_of(&body)["id"].as_i64().expect("id");
-    let stored = state.feedback.recent(5).expect("reads");
+    let stored = state.store.feedback(5).expect("reads");
     assert_eq!(stored.len(), 1);
     let f = &stored[0];
     assert_eq!(f.id, id);
@@ -635,4 +635,98 @@ async fn the_page_and_its_examples_are_served() {
     }
     let (status, _, _) = send(&router, get_("/examples/..%2Fetc%2Fpasswd")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_recognition_is_logged_with_its_input_statistics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, router) = service(&dir, &["--keep-inputs"]).await;
+    let jpg = line_jpg();
+    let (_, _, body) = send(
+        &router,
+        post_json(
+            "/api/v1/recognize",
+            &json!({"image": data_url(&jpg, "image/jpeg")}),
+        ),
+    )
+    .await;
+    let request_id = json_of(&body)["request_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let not_image = base64::engine::general_purpose::STANDARD.encode(b"plain text");
+    let (status, _, _) = send(&router, post_json("/predict", &json!({"image": not_image}))).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // The writer is asynchronous: wait for both rows.
+    let conn = rusqlite::Connection::open(dir.path().join("serve.sqlite3")).expect("opens");
+    let started = Instant::now();
+    while conn
+        .query_row("SELECT COUNT(*) FROM predictions", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .expect("counts")
+        < 2
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "rows never written"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    type Row = (
+        String,
+        String,
+        u16,
+        Option<u32>,
+        Option<bool>,
+        Option<String>,
+        i64,
+        Option<String>,
+    );
+    let rows: Vec<Row> = conn
+        .prepare(
+            "SELECT request_id, route, status, width, dark_ink, image_sha256, pred_chars, error
+             FROM predictions ORDER BY id",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })?
+            .collect()
+        })
+        .expect("rows");
+    let ok = rows
+        .iter()
+        .find(|r| r.1 == "/api/v1/recognize")
+        .expect("the good request");
+    assert_eq!(
+        (ok.0.as_str(), ok.2, ok.3, ok.4),
+        (request_id.as_str(), 200, Some(564), Some(true))
+    );
+    assert!(ok.6 > 10 && ok.7.is_none());
+    let sha = ok.5.clone().expect("hashed");
+    let kept: Vec<u8> = conn
+        .query_row("SELECT bytes FROM inputs WHERE sha256 = ?1", [&sha], |r| {
+            r.get(0)
+        })
+        .expect("kept with --keep-inputs");
+    assert_eq!(kept, jpg);
+    let bad = rows
+        .iter()
+        .find(|r| r.1 == "/predict")
+        .expect("the bad request");
+    assert_eq!((bad.2, bad.3), (415, None));
+    assert!(
+        bad.7.as_deref().is_some_and(|e| e.contains("not an image")),
+        "{bad:?}"
+    );
 }

@@ -408,3 +408,92 @@ async fn browse(base: &str, port: u16, chromium: &Path) -> String {
     client.close().await.expect("closes");
     words.join(" ")
 }
+
+/// Feedback is acknowledged only once committed: `kill -9` during a burst loses none of what
+/// was acknowledged, and the export turns it into a line folder.
+#[test]
+fn kill_9_during_a_feedback_burst_loses_no_acknowledged_feedback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db.sqlite3");
+    let (mut server, base) = serve(&db, &[]);
+    wait_ready(&base);
+    let image = line_data_url();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let senders: Vec<_> = (0..4)
+        .map(|t| {
+            let (url, image, stop) = (
+                format!("{base}/api/v1/feedback"),
+                image.clone(),
+                stop.clone(),
+            );
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                let mut acknowledged = Vec::new();
+                for i in 0..10_000 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let body = json!({
+                        "flag": "incorrect",
+                        "correction": format!("correction {t}-{i}"),
+                        "image": image,
+                    });
+                    match client.post(&url).json(&body).send() {
+                        Ok(r) if r.status() == 201 => {
+                            let v: Value = r.json().expect("JSON");
+                            acknowledged.push(v["id"].as_i64().expect("id"));
+                        }
+                        _ => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.0.kill().expect("SIGKILL");
+    let _ = server.0.wait();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acknowledged: Vec<i64> = senders
+        .into_iter()
+        .flat_map(|s| s.join().expect("joins"))
+        .collect();
+    assert!(
+        acknowledged.len() > 10,
+        "only {} acknowledged",
+        acknowledged.len()
+    );
+    eprintln!(
+        "{} feedback rows acknowledged before SIGKILL",
+        acknowledged.len()
+    );
+    let conn = rusqlite::Connection::open(&db).expect("opens after the crash");
+    for id in &acknowledged {
+        let found: i64 = conn
+            .query_row("SELECT COUNT(*) FROM feedback WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .expect("queries");
+        assert_eq!(found, 1, "acknowledged feedback #{id} lost");
+    }
+    drop(conn);
+    let out = dir.path().join("export");
+    let status = Command::new(env!("CARGO_BIN_EXE_infer-app"))
+        .args(["feedback", "export", "--db"])
+        .arg(&db)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("runs");
+    assert!(status.success());
+    let (samples, skipped) = text_recognizer::data::LineFolder::new(&out)
+        .scan()
+        .expect("a line folder");
+    assert!(skipped.is_empty());
+    assert!(
+        samples.len() >= acknowledged.len(),
+        "{} < {}",
+        samples.len(),
+        acknowledged.len()
+    );
+}

@@ -1,0 +1,26 @@
+//! `infer-app feedback export`: users' corrections as a training line folder.
+
+use std::process::ExitCode;
+
+use crate::cli::FeedbackCommand;
+use crate::monitor::{export, store::Store};
+
+pub fn run(command: FeedbackCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        FeedbackCommand::Export(args) => {
+            anyhow::ensure!(
+                args.db.is_file(),
+                "{}: no such database (`infer-app serve --db` writes one)",
+                args.db.display()
+            );
+            let store = Store::open(&args.db)?;
+            let exported = export::export(&store, &args.output)?;
+            eprintln!(
+                "{} corrected samples written to {} (manifest.json lists them)",
+                exported.len(),
+                args.output.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
