@@ -28,7 +28,7 @@ use burn::train::{
 };
 
 use super::checkpoint::AtomicFileCheckpointer;
-use super::config::TrainingConfig;
+use super::config::{CharsetSpec, TrainingConfig};
 use super::metric::{ErrorKind, TextErrorMetric};
 use super::run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};
 use super::samples::SampleSheets;
@@ -230,6 +230,13 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
     let (preset, charset) = if options.resume {
         let info = run.read_info()?;
         (info.preset, info.charset)
+    } else if let Some(path) = &options.init_from
+        && matches!(config.charset, CharsetSpec::FromData)
+    {
+        // Fine-tuning keeps the model's alphabet (its output layer is sized and ordered for
+        // it); characters the new data adds fall under `unknown_chars`.
+        let staged = crate::StagedModel::load(path)?;
+        (config.model.resolve()?, staged.manifest.charset)
     } else {
         let mut texts: Vec<&str> = train_loaded
             .iter()

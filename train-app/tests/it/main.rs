@@ -2,6 +2,7 @@
 
 mod bad_data;
 mod export;
+mod flywheel;
 mod memorize;
 mod mlflow;
 mod preemption;
