@@ -64,9 +64,37 @@ pub enum Command {
     /// reference's events (`{"image": "data:…"}` → `{"pred": "…"}`) and function-URL requests
     /// to any route `serve` has.
     Lambda(LambdaArgs),
+    /// What the server's prediction log says: volume, errors, latency, flags, and drift of
+    /// inputs and outputs.
+    #[command(subcommand)]
+    Monitor(MonitorCommand),
     /// What users said about readings (flags and corrections stored by `serve`).
     #[command(subcommand)]
     Feedback(FeedbackCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MonitorCommand {
+    /// Report on a window of traffic against the traffic before it: drift per feature by the
+    /// population stability index (above 0.2: drift), latency, errors, flag rate.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The server's database.
+    #[arg(long, default_value = "serve.sqlite3", env = "HTR_DB")]
+    pub db: PathBuf,
+    /// Start of the window: a date (2026-11-30) or a UTC timestamp (2026-11-30T08:00:00Z)
+    /// [default: 24 hours ago].
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Also write the report as one self-contained HTML page.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Exit with status 1 when a feature drifted (for cron jobs and CI gates).
+    #[arg(long)]
+    pub fail_on_drift: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -331,6 +331,70 @@ impl Store {
     }
 }
 
+/// What the report reads of one prediction row.
+#[derive(Debug, Clone)]
+pub struct LoggedPrediction {
+    /// HTTP status.
+    pub status: u16,
+    /// Server time.
+    pub latency_ms: f64,
+    /// Input mean intensity, when decoded.
+    pub mean_intensity: Option<f64>,
+    /// Input ink polarity, when decoded.
+    pub dark_ink: Option<bool>,
+    /// Input height, when decoded.
+    pub height: Option<u32>,
+    /// Characters read.
+    pub pred_chars: i64,
+    /// Mean confidence.
+    pub confidence: Option<f64>,
+}
+
+impl Store {
+    /// Prediction rows with `from <= created < to` (ISO timestamps or dates; open ends).
+    pub fn predictions(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> anyhow::Result<Vec<LoggedPrediction>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT status, latency_ms, mean_intensity, dark_ink, height, pred_chars, confidence
+             FROM predictions
+             WHERE (?1 IS NULL OR created >= ?1) AND (?2 IS NULL OR created < ?2)
+             ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![from, to], |r| {
+            Ok(LoggedPrediction {
+                status: r.get(0)?,
+                latency_ms: r.get(1)?,
+                mean_intensity: r.get(2)?,
+                dark_ink: r.get(3)?,
+                height: r.get(4)?,
+                pred_chars: r.get(5)?,
+                confidence: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Feedback rows by flag with `from <= created < to`.
+    pub fn feedback_counts(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> anyhow::Result<Vec<(String, i64)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT flag, COUNT(*) FROM feedback
+             WHERE (?1 IS NULL OR created >= ?1) AND (?2 IS NULL OR created < ?2)
+             GROUP BY flag ORDER BY flag",
+        )?;
+        let rows = stmt.query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
 fn put_input(conn: &Connection, sha: &str, bytes: &[u8]) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT OR IGNORE INTO inputs (sha256, bytes, created) VALUES (?1, ?2, ?3)",

@@ -1,0 +1,39 @@
+//! `infer-app monitor report`: the prediction log's drift report.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cli::MonitorCommand;
+use crate::monitor::{report, store::Store};
+
+pub fn run(command: MonitorCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        MonitorCommand::Report(args) => {
+            anyhow::ensure!(
+                args.db.is_file(),
+                "{}: no such database (`infer-app serve --db` writes one)",
+                args.db.display()
+            );
+            let since = args.since.unwrap_or_else(|| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                text_recognizer::export::utc_timestamp(now.saturating_sub(86_400))
+            });
+            let store = Store::open(&args.db)?;
+            let r = report::build(&store, &since)?;
+            print!("{}", report::text(&r));
+            if let Some(path) = &args.output {
+                std::fs::write(path, report::html(&r))
+                    .with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("report written to {}", path.display());
+            }
+            Ok(if args.fail_on_drift && !r.drifted().is_empty() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
