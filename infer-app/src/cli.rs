@@ -160,6 +160,16 @@ pub struct ServiceArgs {
     /// Days kept inputs are kept (flagged ones stay); older ones are removed at start.
     #[arg(long, default_value_t = 30, requires = "keep_inputs")]
     pub keep_inputs_days: u32,
+    /// Seconds between drift checks of the prediction log (the `htr_drift_psi`,
+    /// `htr_drifted_features` and `htr_flag_rate` gauges on /metrics); 0: none.
+    #[arg(long, default_value_t = 60)]
+    pub drift_every_s: u64,
+    /// Minutes of traffic in the window checked for drift.
+    #[arg(long, default_value_t = 60)]
+    pub drift_window_min: u64,
+    /// Days before the window that serve as its reference.
+    #[arg(long, default_value_t = 7)]
+    pub drift_reference_days: u64,
     /// Recognition is forwarded to this server's JSON API (`…/api/v1/recognize` of another
     /// `infer-app serve`, or an FSDL-style endpoint answering `{"pred": …}`) instead of a
     /// local model, so the page and the model can scale apart.

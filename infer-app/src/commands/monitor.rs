@@ -22,7 +22,7 @@ pub fn run(command: MonitorCommand) -> anyhow::Result<ExitCode> {
                 text_recognizer::export::utc_timestamp(now.saturating_sub(86_400))
             });
             let store = Store::open(&args.db)?;
-            let r = report::build(&store, &since)?;
+            let r = report::build(&store, &since, None)?;
             print!("{}", report::text(&r));
             if let Some(path) = &args.output {
                 std::fs::write(path, report::html(&r))

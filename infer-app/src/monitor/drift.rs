@@ -9,7 +9,9 @@ pub const DRIFT_PSI: f64 = 0.2;
 /// Fixed bin edges for one feature: `edges[i]..edges[i+1]`, the last bin open-ended.
 #[derive(Debug, Clone)]
 pub struct Bins {
-    /// What is binned.
+    /// Short name (the `feature` label on `/metrics`).
+    pub key: &'static str,
+    /// What is binned, for people.
     pub name: &'static str,
     /// Lower edges, increasing.
     pub edges: Vec<f64>,
@@ -57,6 +59,7 @@ mod tests {
     #[test]
     fn the_same_distribution_is_stable_and_a_shifted_one_drifts() {
         let bins = Bins {
+            key: "x",
             name: "x",
             edges: (0..8).map(|i| f64::from(i) * 32.0).collect(),
         };

@@ -81,6 +81,7 @@ fn features() -> Vec<(Bins, Extract)> {
     vec![
         (
             Bins {
+                key: "mean_intensity",
                 name: "input mean intensity",
                 edges: (0..8).map(|i| f64::from(i) * 32.0).collect(),
             },
@@ -88,6 +89,7 @@ fn features() -> Vec<(Bins, Extract)> {
         ),
         (
             Bins {
+                key: "dark_ink",
                 name: "dark ink (1) or light ink (0)",
                 edges: vec![0.0, 0.5],
             },
@@ -95,6 +97,7 @@ fn features() -> Vec<(Bins, Extract)> {
         ),
         (
             Bins {
+                key: "height",
                 name: "input height (px)",
                 edges: vec![0.0, 24.0, 48.0, 96.0, 192.0, 384.0, 768.0, 1536.0],
             },
@@ -102,6 +105,7 @@ fn features() -> Vec<(Bins, Extract)> {
         ),
         (
             Bins {
+                key: "confidence",
                 name: "confidence",
                 edges: (0..10).map(|i| f64::from(i) / 10.0).collect(),
             },
@@ -109,6 +113,7 @@ fn features() -> Vec<(Bins, Extract)> {
         ),
         (
             Bins {
+                key: "pred_chars",
                 name: "characters read",
                 edges: vec![0.0, 1.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0],
             },
@@ -118,10 +123,10 @@ fn features() -> Vec<(Bins, Extract)> {
 }
 
 /// The report of the window from `since` (an ISO date or timestamp) on, against the log
-/// before it.
-pub fn build(store: &Store, since: &str) -> anyhow::Result<Report> {
+/// before it (from `reference_from` when given).
+pub fn build(store: &Store, since: &str, reference_from: Option<&str>) -> anyhow::Result<Report> {
     let current = store.predictions(Some(since), None)?;
-    let reference = store.predictions(None, Some(since))?;
+    let reference = store.predictions(reference_from, Some(since))?;
     let errors = current.iter().filter(|p| p.status >= 400).count();
     let mut latencies: Vec<f64> = current
         .iter()
@@ -355,7 +360,7 @@ mod tests {
             image: None,
         };
         store.record_feedback(&flag).expect("flag");
-        let r = build(&store, "2026-11-30").expect("report");
+        let r = build(&store, "2026-11-30", None).expect("report");
         assert_eq!((r.requests, r.reference_requests, r.errors), (200, 400, 0));
         assert!(r.drifted().is_empty(), "{}", text(&r));
         assert!(r.flag_rate() > 0.0);
@@ -373,7 +378,7 @@ mod tests {
                 0.4 + (i % 20) as f32 / 100.0,
             )
         });
-        let r = build(&store, "2026-11-30").expect("report");
+        let r = build(&store, "2026-11-30", None).expect("report");
         let drifted: Vec<&str> = r.drifted().iter().map(|f| f.bins.name).collect();
         for name in [
             "input mean intensity",

@@ -5,8 +5,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, Opts, Registry, TextEncoder,
 };
 
 use super::AppState;
@@ -37,6 +37,12 @@ pub struct Metrics {
     pub feedback: IntCounterVec,
     /// Prediction-log rows lost (queue full or a write failed).
     pub log_dropped: IntCounter,
+    /// PSI of the last window against the days before it, per feature.
+    pub drift_psi: GaugeVec,
+    /// Features past the drift threshold in the last window.
+    pub drifted_features: IntGauge,
+    /// Flags per reading in the last window.
+    pub flag_rate: Gauge,
 }
 
 fn histogram(name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
@@ -101,6 +107,21 @@ impl Metrics {
             "Prediction-log rows lost (queue full or a write failed)",
         )
         .unwrap_or_else(|e| unreachable!("{e}"));
+        let drift_psi = GaugeVec::new(
+            Opts::new(
+                "htr_drift_psi",
+                "Population stability index of the last window against the days before it",
+            ),
+            &["feature"],
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        let drifted_features = IntGauge::new(
+            "htr_drifted_features",
+            "Features whose PSI is past the drift threshold (0.2) in the last window",
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        let flag_rate = Gauge::new("htr_flag_rate", "Flags per reading in the last window")
+            .unwrap_or_else(|e| unreachable!("{e}"));
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -113,6 +134,9 @@ impl Metrics {
             Box::new(input_mean_intensity.clone()),
             Box::new(feedback.clone()),
             Box::new(log_dropped.clone()),
+            Box::new(drift_psi.clone()),
+            Box::new(drifted_features.clone()),
+            Box::new(flag_rate.clone()),
         ] {
             registry
                 .register(c)
@@ -131,6 +155,9 @@ impl Metrics {
             input_mean_intensity,
             feedback,
             log_dropped,
+            drift_psi,
+            drifted_features,
+            flag_rate,
         }
     }
 

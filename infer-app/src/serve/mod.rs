@@ -61,6 +61,47 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// Every `drift_every_s`, the drift report of the last window on the prediction log, into
+/// the gauges on /metrics (a Prometheus alert on `htr_drifted_features > 0` then fires). Runs
+/// on its own connection, so feedback writes never wait for it.
+fn watch_drift(store: Store, metrics: Metrics, args: &ServiceArgs) {
+    let every = Duration::from_secs(args.drift_every_s);
+    let (window, reference) = (
+        args.drift_window_min * 60,
+        args.drift_reference_days * 86_400,
+    );
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            let (store, metrics) = (store.clone(), metrics.clone());
+            let checked = tokio::task::spawn_blocking(move || {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let since = text_recognizer::export::utc_timestamp(now.saturating_sub(window));
+                let from =
+                    text_recognizer::export::utc_timestamp(now.saturating_sub(window + reference));
+                let r = crate::monitor::report::build(&store, &since, Some(&from))?;
+                for f in &r.features {
+                    if let Some(psi) = f.psi {
+                        metrics.drift_psi.with_label_values(&[f.bins.key]).set(psi);
+                    }
+                }
+                metrics.drifted_features.set(r.drifted().len() as i64);
+                metrics.flag_rate.set(r.flag_rate());
+                anyhow::Ok(())
+            })
+            .await;
+            match checked {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("drift check: {e:#}"),
+                Err(e) => tracing::warn!("drift check: {e}"),
+            }
+        }
+    });
+}
+
 impl AppState {
     /// Loads the model (or connects to the backend) and opens the database (predictions,
     /// feedback, inputs). Must be called inside a tokio runtime; the model warms up in the
@@ -120,6 +161,9 @@ impl AppState {
         // The writer has a connection of its own, so feedback never waits behind a log batch.
         let (log, log_writer) =
             PredictionLog::start(Store::open(db)?, 10_000, metrics.log_dropped.clone());
+        if args.drift_every_s > 0 {
+            watch_drift(Store::open(db)?, metrics.clone(), args);
+        }
         Ok(AppState(Arc::new(Inner {
             engine,
             store,

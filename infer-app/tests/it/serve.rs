@@ -251,7 +251,9 @@ fn a_person_reads_an_example_in_the_browser_and_flags_it() {
     let conn = rusqlite::Connection::open(&db).expect("opens the database");
     let (flag, correction, predicted, image): (String, String, String, Vec<u8>) = conn
         .query_row(
-            "SELECT flag, correction, predicted, image FROM feedback ORDER BY id DESC LIMIT 1",
+            "SELECT f.flag, f.correction, f.predicted, i.bytes
+             FROM feedback f JOIN inputs i ON i.sha256 = f.image_sha256
+             ORDER BY f.id DESC LIMIT 1",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
@@ -496,4 +498,104 @@ fn kill_9_during_a_feedback_burst_loses_no_acknowledged_feedback() {
         samples.len(),
         acknowledged.len()
     );
+}
+
+/// A real Prometheus (Debian's `prometheus`, on loopback) scrapes `/metrics` and its query API
+/// returns the drift gauges: the log holds two hours-old rows of dark scans with light ink,
+/// and the server now reads light scans with dark ink.
+#[test]
+fn prometheus_scrapes_the_drift_gauges() {
+    let Some(prometheus) = tool("PROMETHEUS_BIN", "prometheus") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db.sqlite3");
+    let (_server, base) = serve(&db, &["--drift-every-s", "1"]);
+    wait_ready(&base);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let earlier = text_recognizer::export::utc_timestamp(now - 2 * 3600);
+    {
+        let conn = rusqlite::Connection::open(&db).expect("opens");
+        for i in 0..300 {
+            conn.execute(
+                "INSERT INTO predictions (created, request_id, model, route, status, latency_ms,
+                     width, height, mean_intensity, dark_ink, lines, pred_chars, confidence)
+                 VALUES (?1, 'old', 'default-line', '/predict', 200, 80, 900, 120, ?2, 0, 1, 20, 0.6)",
+                rusqlite::params![earlier, 60.0 + f64::from(i % 40)],
+            )
+            .expect("a reference row");
+        }
+    }
+    let client = reqwest::blocking::Client::new();
+    for _ in 0..5 {
+        let r = client
+            .post(format!("{base}/predict"))
+            .json(&json!({ "image": line_data_url() }))
+            .send()
+            .expect("reads");
+        assert!(r.status().is_success());
+    }
+    let port: u16 = base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: htr\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        ),
+    )
+    .expect("writes");
+    let prom_port = free_port();
+    let _prometheus = Running(
+        Command::new(prometheus)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus starts"),
+    );
+    let started = Instant::now();
+    let query = |q: &str| -> Value {
+        let url = reqwest::Url::parse_with_params(
+            &format!("http://127.0.0.1:{prom_port}/api/v1/query"),
+            [("query", q)],
+        )
+        .expect("a URL");
+        client
+            .get(url)
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or(Value::Null)
+    };
+    loop {
+        let drifted = query("htr_drifted_features");
+        let value = drifted["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|v| v.parse::<f64>().ok());
+        if value.is_some_and(|v| v >= 2.0) {
+            let psi = query(r#"htr_drift_psi{feature="mean_intensity"}"#);
+            let psi = psi["data"]["result"][0]["value"][1]
+                .as_str()
+                .and_then(|v| v.parse::<f64>().ok())
+                .expect("the PSI series");
+            assert!(psi > 0.2, "mean intensity PSI {psi}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "Prometheus never saw the drift: {drifted}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
