@@ -92,6 +92,10 @@ pub struct ReportArgs {
     /// Also write the report as one self-contained HTML page.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// The served model (a `.htr` file or `registry:NAME@ALIAS`): its inputs are also
+    /// compared with the profile of its training images kept at staging.
+    #[arg(long)]
+    pub model: Option<text_recognizer::ModelRef>,
     /// Exit with status 1 when a feature drifted (for cron jobs and CI gates).
     #[arg(long)]
     pub fail_on_drift: bool,

@@ -48,6 +48,9 @@ pub struct Provenance {
     /// The model the run was fine-tuned from (`--init-from`), if any.
     #[serde(default)]
     pub parent: Option<String>,
+    /// What its training inputs looked like (runs before this field: none).
+    #[serde(default)]
+    pub inputs: Option<crate::image::profile::InputProfile>,
 }
 
 /// Everything about a model except its weights.
@@ -104,6 +107,7 @@ impl StagedModel {
                     git_commit: info.git_commit,
                     staged_at,
                     parent: info.parent,
+                    inputs: run.read_input_profile(),
                 },
             },
             weights,

@@ -19,6 +19,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args, &cli.global),
         Command::Lambda(args) => lambda::run(args, &cli.global),
         Command::Feedback(command) => feedback::run(command),
-        Command::Monitor(command) => monitor::run(command),
+        Command::Monitor(command) => monitor::run(command, &cli.global),
     }
 }

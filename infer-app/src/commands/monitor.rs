@@ -7,7 +7,7 @@ use anyhow::Context;
 use crate::cli::MonitorCommand;
 use crate::monitor::{report, store::Store};
 
-pub fn run(command: MonitorCommand) -> anyhow::Result<ExitCode> {
+pub fn run(command: MonitorCommand, global: &crate::cli::GlobalArgs) -> anyhow::Result<ExitCode> {
     match command {
         MonitorCommand::Report(args) => {
             anyhow::ensure!(
@@ -22,7 +22,25 @@ pub fn run(command: MonitorCommand) -> anyhow::Result<ExitCode> {
                 text_recognizer::export::utc_timestamp(now.saturating_sub(86_400))
             });
             let store = Store::open(&args.db)?;
-            let r = report::build(&store, &since, None)?;
+            // The served model's training inputs, when it carries their profile.
+            let profile = match &args.model {
+                Some(m) => {
+                    let staged = crate::model::load(
+                        Some(m),
+                        &global.registry(),
+                        global.tracking_uri.as_deref(),
+                    )?;
+                    if staged.manifest.provenance.inputs.is_none() {
+                        eprintln!(
+                            "note: {m} carries no profile of its training inputs (staged before \
+                             profiles were kept); comparing with earlier traffic only"
+                        );
+                    }
+                    staged.manifest.provenance.inputs
+                }
+                None => None,
+            };
+            let r = report::build(&store, &since, None, profile.as_ref())?;
             print!("{}", report::text(&r));
             if let Some(path) = &args.output {
                 std::fs::write(path, report::html(&r))

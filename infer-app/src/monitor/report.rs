@@ -5,6 +5,8 @@
 
 use std::fmt::Write as _;
 
+use text_recognizer::image::profile::InputProfile;
+
 use super::drift::{Bins, DRIFT_PSI, psi};
 use super::store::{LoggedPrediction, Store};
 
@@ -19,12 +21,19 @@ pub struct Feature {
     pub current: Vec<u64>,
     /// PSI (None without data on one side).
     pub psi: Option<f64>,
+    /// Counts over the model's training inputs (input features, when the model has them).
+    pub training: Option<Vec<u64>>,
+    /// PSI of the window against the training inputs.
+    pub psi_training: Option<f64>,
 }
 
 impl Feature {
-    /// True when PSI is past [`DRIFT_PSI`].
+    /// True when either PSI is past [`DRIFT_PSI`].
     pub fn drifted(&self) -> bool {
-        self.psi.is_some_and(|p| p > DRIFT_PSI)
+        [self.psi, self.psi_training]
+            .into_iter()
+            .flatten()
+            .any(|p| p > DRIFT_PSI)
     }
 }
 
@@ -122,9 +131,31 @@ fn features() -> Vec<(Bins, Extract)> {
     ]
 }
 
+/// Input features the training profile has.
+const PROFILED: [&str; 3] = ["mean_intensity", "dark_ink", "height"];
+
+/// A training input as a log row, for binning.
+fn as_logged(s: &text_recognizer::image::profile::InputSummary) -> LoggedPrediction {
+    LoggedPrediction {
+        status: 200,
+        latency_ms: 0.0,
+        mean_intensity: Some(f64::from(s.mean_intensity)),
+        dark_ink: Some(s.dark_ink),
+        height: Some(s.height),
+        pred_chars: 0,
+        confidence: None,
+    }
+}
+
 /// The report of the window from `since` (an ISO date or timestamp) on, against the log
-/// before it (from `reference_from` when given).
-pub fn build(store: &Store, since: &str, reference_from: Option<&str>) -> anyhow::Result<Report> {
+/// before it (from `reference_from` when given) and, for the input features, against the
+/// model's training inputs when `training` is given.
+pub fn build(
+    store: &Store,
+    since: &str,
+    reference_from: Option<&str>,
+    training: Option<&InputProfile>,
+) -> anyhow::Result<Report> {
     let current = store.predictions(Some(since), None)?;
     let reference = store.predictions(reference_from, Some(since))?;
     let errors = current.iter().filter(|p| p.status >= 400).count();
@@ -146,8 +177,13 @@ pub fn build(store: &Store, since: &str, reference_from: Option<&str>) -> anyhow
         .map(|(bins, value)| {
             let r = bins.counts(reference.iter().filter_map(value));
             let c = bins.counts(current.iter().filter_map(value));
+            let t = training
+                .filter(|_| PROFILED.contains(&bins.key))
+                .map(|p| bins.counts(p.samples.iter().map(as_logged).filter_map(|l| value(&l))));
             Feature {
                 psi: psi(&r, &c),
+                psi_training: t.as_ref().and_then(|t| psi(t, &c)),
+                training: t,
                 bins,
                 reference: r,
                 current: c,
@@ -185,13 +221,20 @@ pub fn text(r: &Report) -> String {
         100.0 * r.flag_rate(),
         r.flags
     );
+    let show = |p: Option<f64>| p.map_or("no data".to_string(), |p| format!("{p:.3}"));
     for f in &r.features {
-        let verdict = match f.psi {
-            None => "no data".to_string(),
-            Some(p) if p > DRIFT_PSI => format!("PSI {p:.3}: DRIFT"),
-            Some(p) => format!("PSI {p:.3}"),
-        };
-        let _ = writeln!(out, "{}: {verdict}", f.bins.name);
+        let mut line = format!(
+            "{}: PSI {} against earlier traffic",
+            f.bins.name,
+            show(f.psi)
+        );
+        if f.training.is_some() {
+            line += &format!(", {} against the training inputs", show(f.psi_training));
+        }
+        if f.drifted() {
+            line += ": DRIFT";
+        }
+        let _ = writeln!(out, "{line}");
     }
     out
 }
@@ -210,7 +253,13 @@ fn chart(f: &Feature) -> String {
         counts.iter().map(|&c| c as f64 / n).collect::<Vec<_>>()
     };
     let (r, c) = (share(&f.reference), share(&f.current));
-    let top = r.iter().chain(&c).copied().fold(0.01, f64::max);
+    let t = f.training.as_deref().map(share);
+    let top = r
+        .iter()
+        .chain(&c)
+        .chain(t.iter().flatten())
+        .copied()
+        .fold(0.01, f64::max);
     let slot = (w - pad) / r.len() as f64;
     let mut svg = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{}" role="img" aria-label="{}">"##,
@@ -219,14 +268,21 @@ fn chart(f: &Feature) -> String {
     );
     for (i, (rv, cv)) in r.iter().zip(&c).enumerate() {
         let x = pad + i as f64 * slot;
-        for (j, (v, colour)) in [(rv, "#9aa0a6"), (cv, "#1a56db")].into_iter().enumerate() {
+        let tv = t.as_ref().map(|t| t[i]);
+        let series = [
+            (Some(*rv), "#9aa0a6"),
+            (Some(*cv), "#1a56db"),
+            (tv, "#0b8043"),
+        ];
+        for (j, (v, colour)) in series.into_iter().enumerate() {
+            let Some(v) = v else { continue };
             let bh = v / top * (h - 10.0);
             let _ = write!(
                 svg,
                 r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}" fill="{colour}"/>"##,
-                x + j as f64 * slot * 0.42 + slot * 0.08,
+                x + j as f64 * slot * 0.3 + slot * 0.05,
                 h - bh,
-                slot * 0.4
+                slot * 0.28
             );
         }
         let _ = write!(
@@ -244,16 +300,16 @@ fn chart(f: &Feature) -> String {
 /// One self-contained HTML page (no scripts, no external files).
 pub fn html(r: &Report) -> String {
     let mut rows = String::new();
+    let show = |p: Option<f64>| p.map_or("–".to_string(), |p| format!("{p:.3}"));
     for f in &r.features {
-        let (psi, class) = match f.psi {
-            None => ("no data".to_string(), ""),
-            Some(p) => (format!("{p:.3}"), if p > DRIFT_PSI { "drift" } else { "" }),
-        };
+        let class = if f.drifted() { "drift" } else { "" };
         let _ = write!(
             rows,
-            r#"<tr class="{class}"><td>{}</td><td>{psi}</td><td>{}</td></tr>"#,
+            r#"<tr class="{class}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
             escape(f.bins.name),
-            if class.is_empty() { "stable" } else { "drift" }
+            show(f.psi),
+            show(f.psi_training),
+            if f.drifted() { "drift" } else { "stable" }
         );
     }
     let charts: String = r
@@ -279,8 +335,8 @@ pub fn html(r: &Report) -> String {
 <p>Window: since {since} — {n} requests ({e} errors); reference: the {rn} requests before it.</p>
 <p>Latency: {latency}. Flags: {flag_rate:.2} % of readings ({flags}).</p>
 <h2>Drift (population stability index; above {threshold} is drift)</h2>
-<table><tr><th>feature</th><th>PSI</th><th>verdict</th></tr>{rows}</table>
-<h2>Distributions</h2><p class="key"><span style="background:#9aa0a6"></span>reference<span style="background:#1a56db"></span>window</p>
+<table><tr><th>feature</th><th>PSI against earlier traffic</th><th>PSI against the training inputs</th><th>verdict</th></tr>{rows}</table>
+<h2>Distributions</h2><p class="key"><span style="background:#9aa0a6"></span>earlier traffic<span style="background:#1a56db"></span>window<span style="background:#0b8043"></span>training inputs</p>
 {charts}
 </body></html>
 "#,
@@ -360,7 +416,7 @@ mod tests {
             image: None,
         };
         store.record_feedback(&flag).expect("flag");
-        let r = build(&store, "2026-11-30", None).expect("report");
+        let r = build(&store, "2026-11-30", None, None).expect("report");
         assert_eq!((r.requests, r.reference_requests, r.errors), (200, 400, 0));
         assert!(r.drifted().is_empty(), "{}", text(&r));
         assert!(r.flag_rate() > 0.0);
@@ -378,7 +434,7 @@ mod tests {
                 0.4 + (i % 20) as f32 / 100.0,
             )
         });
-        let r = build(&store, "2026-11-30", None).expect("report");
+        let r = build(&store, "2026-11-30", None, None).expect("report");
         let drifted: Vec<&str> = r.drifted().iter().map(|f| f.bins.name).collect();
         for name in [
             "input mean intensity",
@@ -395,5 +451,50 @@ mod tests {
             !page.contains("<script") && !page.contains("src="),
             "self-contained"
         );
+    }
+
+    #[test]
+    fn inputs_unlike_the_training_data_drift_even_when_traffic_was_always_so() {
+        use text_recognizer::image::profile::InputSummary;
+        // Traffic has always been dark photos; the model was trained on light scans.
+        let (_dir, store) =
+            log(|i| row("2026-11-30T09:00:00Z", 70.0 + (i % 40) as f64, false, 0.5));
+        store
+            .insert_predictions(
+                &(0..400)
+                    .map(|i| row("2026-11-03T09:00:00Z", 72.0 + (i % 38) as f64, false, 0.5))
+                    .collect::<Vec<_>>(),
+                &[],
+            )
+            .expect("inserts");
+        let light = InputSummary {
+            width: 600,
+            height: 64,
+            mean_intensity: 215.0,
+            dark_ink: true,
+        };
+        let profile = InputProfile {
+            samples: vec![light; 300],
+        };
+        let r = build(&store, "2026-11-30", Some("2026-11-03"), Some(&profile)).expect("report");
+        let intensity = &r.features[0];
+        assert_eq!(intensity.bins.key, "mean_intensity");
+        assert!(intensity.psi.is_some_and(|p| p < 0.1), "{}", text(&r));
+        assert!(
+            intensity.psi_training.is_some_and(|p| p > DRIFT_PSI),
+            "{}",
+            text(&r)
+        );
+        assert!(intensity.drifted());
+        let confidence = r
+            .features
+            .iter()
+            .find(|f| f.bins.key == "confidence")
+            .expect("feature");
+        assert!(
+            confidence.training.is_none(),
+            "outputs have no training profile"
+        );
+        assert!(html(&r).contains("against the training inputs"));
     }
 }

@@ -82,7 +82,7 @@ fn watch_drift(store: Store, metrics: Metrics, args: &ServiceArgs) {
                 let since = text_recognizer::export::utc_timestamp(now.saturating_sub(window));
                 let from =
                     text_recognizer::export::utc_timestamp(now.saturating_sub(window + reference));
-                let r = crate::monitor::report::build(&store, &since, Some(&from))?;
+                let r = crate::monitor::report::build(&store, &since, Some(&from), None)?;
                 for f in &r.features {
                     if let Some(psi) = f.psi {
                         metrics.drift_psi.with_label_values(&[f.bins.key]).set(psi);

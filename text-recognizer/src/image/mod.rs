@@ -5,6 +5,7 @@ pub mod ink;
 mod load;
 mod polarity;
 mod preprocess;
+pub mod profile;
 pub mod variants;
 
 pub use ::image::{GrayImage, Luma};

@@ -289,6 +289,20 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
             }
         }
     }
+    // What the real training images look like, for drift checks where the model serves.
+    if !options.resume {
+        let images: Vec<&crate::image::GrayImage> = train_loaded
+            .iter()
+            .filter_map(|(_, l)| match l {
+                Loaded::Fixed(samples, _) => Some(samples.iter().map(|(img, _)| img)),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        if !images.is_empty() {
+            run.write_input_profile(&crate::image::profile::InputProfile::of(&images))?;
+        }
+    }
     let max_tokens = preset.model.max_output_len;
     let charset = Arc::new(charset);
 

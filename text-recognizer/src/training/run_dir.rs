@@ -121,6 +121,25 @@ impl RunDir {
         std::fs::write(self.info_path(), text).map_err(|e| Error::io(self.info_path(), e))
     }
 
+    /// `inputs.ron`: the training inputs' profile.
+    pub fn input_profile_path(&self) -> PathBuf {
+        self.root.join("inputs.ron")
+    }
+
+    /// Writes `inputs.ron`.
+    pub fn write_input_profile(&self, profile: &crate::image::profile::InputProfile) -> Result<()> {
+        let text = ron::ser::to_string(profile).map_err(|e| Error::config("inputs.ron", e))?;
+        let path = self.input_profile_path();
+        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
+    }
+
+    /// Reads `inputs.ron` (None when the run has none or it does not parse).
+    pub fn read_input_profile(&self) -> Option<crate::image::profile::InputProfile> {
+        let path = self.input_profile_path();
+        let text = std::fs::read_to_string(&path).ok()?;
+        from_ron(&text, &path.display().to_string()).ok()
+    }
+
     /// Reads `run.ron`.
     pub fn read_info(&self) -> Result<RunInfo> {
         let path = self.info_path();

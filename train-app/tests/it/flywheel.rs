@@ -260,4 +260,28 @@ fn flag_export_fine_tune_stage_serve_reads_the_corrections() {
         cer_after <= 10.0,
         "after fine-tuning: {cer_after:.1} % ({texts:?})"
     );
+    drop(server);
+
+    // The staged model carries its training inputs' profile: the drift report compares the
+    // served traffic with it.
+    let out = Command::new(infer_app())
+        .args([
+            "monitor",
+            "report",
+            "--db",
+            path(&db),
+            "--since",
+            "2000-01-01",
+        ])
+        .args(["--model", "registry:flywheel@prod"])
+        .env("HTR_REGISTRY", &registry)
+        .output()
+        .expect("infer-app starts");
+    assert_success("infer-app", &["monitor", "report"], &out);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("input mean intensity: PSI")
+            && report.contains("against the training inputs"),
+        "{report}"
+    );
 }
