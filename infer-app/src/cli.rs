@@ -295,6 +295,10 @@ pub struct OcrArgs {
     /// given the same inputs split them with no coordination.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<crate::shard::Shard>,
+    /// Also record every page read (and every failure) in this SQLite database, in the
+    /// prediction log `serve` keeps (`infer-app monitor report` reads it).
+    #[arg(long, value_name = "DB")]
+    pub log: Option<PathBuf>,
     /// Progress as plain log lines every N seconds, also on a terminal (default: a progress
     /// bar on a terminal, log lines every 10 s otherwise).
     #[arg(long, value_name = "SECONDS")]

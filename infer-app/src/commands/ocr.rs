@@ -12,15 +12,46 @@ use std::time::Instant;
 use rayon::prelude::*;
 use text_recognizer::Recognizer;
 use text_recognizer::image::open_image_pages;
+use text_recognizer::image::profile::InputSummary;
 use text_recognizer::layout::{PagePlan, plan_page};
 
 use crate::cli::{GlobalArgs, OcrArgs};
 use crate::inputs::InputFile;
+use crate::monitor::store::{InputStats, Prediction};
 use crate::output::{FileResult, SinkOptions};
 use crate::progress::Progress;
 
-/// A decoded, segmented file: its pages' plans and the milliseconds that took.
-type Decoded = (InputFile, Result<(Vec<PagePlan>, f64), String>);
+/// A decoded, segmented file: its pages' plans, the milliseconds that took, and (with
+/// `--log`) the file's SHA-256 and each page's summary.
+type Decoded = (InputFile, Result<(Vec<PagePlan>, f64, Logged), String>);
+
+/// What `--log` records of a file before it is read.
+type Logged = Option<(String, Vec<InputSummary>)>;
+
+/// A prediction-log row for page `page` (0: the whole file) of `file`.
+fn log_row(
+    file: &InputFile,
+    page: usize,
+    model: &str,
+    latency_ms: f64,
+    status: u16,
+    error: Option<String>,
+) -> Prediction {
+    Prediction {
+        created: text_recognizer::export::utc_now(),
+        request_id: format!("ocr:{}#{page}", file.path.display()),
+        model: model.to_string(),
+        route: "ocr".into(),
+        status,
+        latency_ms,
+        image_sha256: None,
+        input: None,
+        lines: 0,
+        pred_chars: 0,
+        confidence: None,
+        error,
+    }
+}
 
 pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     if let Some(jobs) = args.jobs {
@@ -72,6 +103,13 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let layout = recognizer.preprocess().layout;
     let chunk = (2 * args.batch_size).max(8);
     let (tx, rx) = sync_channel::<Vec<Decoded>>(1);
+    let log = args
+        .log
+        .as_deref()
+        .map(crate::monitor::store::Store::open)
+        .transpose()?;
+    let logging = log.is_some();
+    let model_name = recognizer.manifest().name.clone();
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let files = &files;
         scope.spawn(move || {
@@ -81,11 +119,16 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                     .map(|f| {
                         let t = Instant::now();
                         let plans = open_image_pages(&f.path).map(|images| {
+                            let logged = logging.then(|| {
+                                let bytes = std::fs::read(&f.path).unwrap_or_default();
+                                let pages = images.iter().map(InputSummary::of).collect();
+                                (crate::monitor::store::sha256_hex(&bytes), pages)
+                            });
                             let plans: Vec<PagePlan> = images
                                 .into_iter()
                                 .map(|img| plan_page(img, mode, &layout))
                                 .collect();
-                            (plans, t.elapsed().as_secs_f64() * 1e3)
+                            (plans, t.elapsed().as_secs_f64() * 1e3, logged)
                         });
                         (f.clone(), plans.map_err(|e| e.to_string()))
                     })
@@ -98,16 +141,22 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         for decoded in rx {
             let n = decoded.len();
             let mut ok = Vec::with_capacity(n);
+            let mut rows = Vec::new();
             for (file, result) in decoded {
                 match result {
-                    Ok((plans, ms)) => ok.push((file, plans, ms)),
-                    Err(e) => failures.push(e),
+                    Ok((plans, ms, logged)) => ok.push((file, plans, ms, logged)),
+                    Err(e) => {
+                        if logging {
+                            rows.push(log_row(&file, 0, &model_name, 0.0, 422, Some(e.clone())));
+                        }
+                        failures.push(e);
+                    }
                 }
             }
             let failed = n - ok.len();
             let counts: Vec<(usize, usize)> = ok
                 .iter()
-                .map(|(_, plans, _)| {
+                .map(|(_, plans, _, _)| {
                     (
                         plans.len(),
                         plans.iter().map(|p| p.lines.len()).sum::<usize>(),
@@ -115,18 +164,35 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 })
                 .collect();
             let chunk_lines: usize = counts.iter().map(|c| c.1).sum();
-            let all: Vec<PagePlan> = ok.iter_mut().flat_map(|(_, p, _)| p.drain(..)).collect();
+            let all: Vec<PagePlan> = ok.iter_mut().flat_map(|(_, p, _, _)| p.drain(..)).collect();
             let t = Instant::now();
             let mut texts = recognizer.read_plans(all).into_iter();
             let net_ms = t.elapsed().as_secs_f64() * 1e3;
             let mut write_failures = 0;
-            for ((file, _, decode_ms), (n_pages, n_lines)) in ok.into_iter().zip(counts) {
+            for ((file, _, decode_ms, logged), (n_pages, n_lines)) in ok.into_iter().zip(counts) {
                 let share = net_ms * n_lines as f64 / chunk_lines.max(1) as f64;
                 let result = FileResult {
                     input: file,
                     pages: texts.by_ref().take(n_pages).collect(),
                     elapsed_ms: decode_ms + share,
                 };
+                if let Some((sha, summaries)) = logged {
+                    let ms = result.elapsed_ms / n_pages.max(1) as f64;
+                    for (i, (page, s)) in result.pages.iter().zip(summaries).enumerate() {
+                        let mut row = log_row(&result.input, i + 1, &model_name, ms, 200, None);
+                        row.image_sha256 = Some(sha.clone());
+                        row.input = Some(InputStats {
+                            width: s.width,
+                            height: s.height,
+                            mean_intensity: f64::from(s.mean_intensity),
+                            dark_ink: s.dark_ink,
+                        });
+                        row.lines = page.lines.len();
+                        row.pred_chars = page.text().chars().count();
+                        row.confidence = Some(page.confidence());
+                        rows.push(row);
+                    }
+                }
                 match sink.write(&result) {
                     Ok(()) => {
                         read += 1;
@@ -138,6 +204,11 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                         failures.push(format!("{}: {e:#}", result.input.path.display()));
                     }
                 }
+            }
+            if let Some(store) = &log
+                && let Err(e) = store.insert_predictions(&rows, &[])
+            {
+                eprintln!("warning: --log: {e:#}");
             }
             progress.advance(n, failed + write_failures);
         }

@@ -355,3 +355,49 @@ fn eval_reports_the_cer_of_a_set_with_known_errors() {
     );
     assert_eq!(report["images"], 4);
 }
+
+/// `--log DB` records each page read and each failure in the prediction log.
+#[test]
+fn ocr_log_records_every_page_and_failure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixtures =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/fixtures/testaments-val-mini");
+    for name in ["AN_0006-0-002.jpg", "AD78_0034-1-009.jpg"] {
+        std::fs::copy(fixtures.join(name), dir.path().join(name)).expect("copies");
+    }
+    std::fs::write(
+        dir.path().join("broken.png"),
+        b"\x89PNG\r\n\x1a\n not really",
+    )
+    .expect("writes");
+    let db = dir.path().join("log.sqlite3");
+    let out = infer_app(&[
+        "ocr",
+        dir.path().to_str().expect("utf-8"),
+        "--layout",
+        "line",
+        "-o",
+        "-",
+        "--log",
+        db.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "one input failed");
+    let conn = rusqlite::Connection::open(&db).expect("opens");
+    let mut rows: Vec<(u16, Option<u32>, Option<String>, i64)> = conn
+        .prepare(
+            "SELECT status, width, image_sha256, pred_chars FROM predictions WHERE route = 'ocr'",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect()
+        })
+        .expect("rows");
+    rows.sort();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(
+        rows[..2]
+            .iter()
+            .all(|r| r.0 == 200 && r.1.is_some() && r.2.is_some() && r.3 > 0)
+    );
+    assert_eq!((rows[2].0, rows[2].1), (422, None));
+}
