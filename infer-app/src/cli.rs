@@ -164,6 +164,9 @@ pub struct ServiceArgs {
     /// Days kept inputs are kept (flagged ones stay); older ones are removed at start.
     #[arg(long, default_value_t = 30, requires = "keep_inputs")]
     pub keep_inputs_days: u32,
+    /// Most MiB of kept inputs; past it, the oldest (not flagged) are removed at start.
+    #[arg(long, requires = "keep_inputs")]
+    pub keep_inputs_max_mb: Option<u64>,
     /// Seconds between drift checks of the prediction log (the `htr_drift_psi`,
     /// `htr_drifted_features` and `htr_flag_rate` gauges on /metrics); 0: none.
     #[arg(long, default_value_t = 60)]

@@ -274,6 +274,29 @@ impl Store {
         )?)
     }
 
+    /// Deletes the oldest kept inputs that no feedback refers to until those left take at
+    /// most `max_bytes`; returns how many went.
+    pub fn cap_inputs(&self, max_bytes: u64) -> anyhow::Result<usize> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT sha256, length(bytes) FROM inputs
+             WHERE sha256 NOT IN (SELECT image_sha256 FROM feedback WHERE image_sha256 IS NOT NULL)
+             ORDER BY created DESC, rowid DESC",
+        )?;
+        let sizes: Vec<(String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut kept = 0u64;
+        let mut removed = 0;
+        for (sha, size) in sizes {
+            kept += size.max(0) as u64;
+            if kept > max_bytes {
+                removed += conn.execute("DELETE FROM inputs WHERE sha256 = ?1", [sha])?;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Feedback, newest first (at most `limit`), with each image.
     pub fn feedback(&self, limit: usize) -> anyhow::Result<Vec<StoredFeedback>> {
         let conn = self.lock();
@@ -515,6 +538,53 @@ mod tests {
             .expect("writes");
         let err = format!("{:#}", Store::open(&newer).err().expect("too new"));
         assert!(err.contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn kept_inputs_are_capped_by_size_newest_and_flagged_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db.sqlite3")).expect("opens");
+        let inputs: Vec<(String, Vec<u8>)> = (0u8..5)
+            .map(|i| (sha256_hex(&[i]), vec![i; 1000]))
+            .collect();
+        for input in &inputs {
+            store
+                .insert_predictions(&[], std::slice::from_ref(input))
+                .expect("inserts");
+        }
+        store
+            .record_feedback(&feedback(Some(vec![9; 3000])))
+            .expect("flagged");
+        assert_eq!(store.cap_inputs(2500).expect("caps"), 3);
+        // The two newest stay, and the flagged one whatever its size.
+        for (i, (sha, _)) in inputs.iter().enumerate() {
+            assert_eq!(
+                store.input(sha).expect("reads").is_some(),
+                i >= 3,
+                "input {i}"
+            );
+        }
+        assert!(
+            store
+                .input(&sha256_hex(&[9; 3000]))
+                .expect("reads")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_locked_database_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("locked.sqlite3");
+        let holder = Connection::open(&path).expect("creates");
+        holder
+            .execute_batch("BEGIN EXCLUSIVE; CREATE TABLE t (x);")
+            .expect("locks");
+        let err = format!("{:#}", Store::open(&path).err().expect("locked"));
+        assert!(
+            err.contains("locked.sqlite3") && err.contains("locked"),
+            "{err}"
+        );
     }
 
     #[test]

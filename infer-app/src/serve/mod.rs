@@ -151,6 +151,16 @@ impl AppState {
         let store = Store::open(db)?;
         if args.keep_inputs {
             let purged = store.purge_inputs(args.keep_inputs_days)?;
+            let capped = match args.keep_inputs_max_mb {
+                Some(mb) => store.cap_inputs(mb * 1024 * 1024)?,
+                None => 0,
+            };
+            if capped > 0 {
+                tracing::info!(
+                    "{capped} kept inputs removed to stay under {:?} MiB",
+                    args.keep_inputs_max_mb
+                );
+            }
             if purged > 0 {
                 tracing::info!(
                     "{purged} kept inputs older than {} days removed",
