@@ -32,7 +32,7 @@ type Logged = Option<(String, Vec<InputSummary>)>;
 fn log_row(
     file: &InputFile,
     page: usize,
-    model: &str,
+    model: &(String, Option<String>),
     latency_ms: f64,
     status: u16,
     error: Option<String>,
@@ -40,7 +40,8 @@ fn log_row(
     Prediction {
         created: text_recognizer::export::utc_now(),
         request_id: format!("ocr:{}#{page}", file.path.display()),
-        model: model.to_string(),
+        model: model.0.clone(),
+        model_version: model.1.clone(),
         route: "ocr".into(),
         status,
         latency_ms,
@@ -65,6 +66,11 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         global.tracking_uri.as_deref(),
     )?;
     let model_name = staged.manifest.name.clone();
+    // The prediction log's model version: a content hash of the model file.
+    let model_version = match &args.log {
+        Some(_) => Some(crate::monitor::store::sha256_hex(&staged.to_bytes()?)[..12].to_string()),
+        None => None,
+    };
     let recognizer =
         Recognizer::from_staged(staged, global.device.device()?)?.with_batch_size(args.batch_size);
     let recognizer = match args.beam {
@@ -109,7 +115,7 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         .map(crate::monitor::store::Store::open)
         .transpose()?;
     let logging = log.is_some();
-    let model_name = recognizer.manifest().name.clone();
+    let model_name = (recognizer.manifest().name.clone(), model_version);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let files = &files;
         scope.spawn(move || {

@@ -80,6 +80,7 @@ mod tests {
             created: "2026-11-30T08:00:00Z".into(),
             request_id: format!("r{i}"),
             model: "m".into(),
+            model_version: None,
             route: "/predict".into(),
             status: 200,
             latency_ms: 1.0,

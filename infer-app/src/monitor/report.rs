@@ -360,6 +360,7 @@ mod tests {
             created: created.into(),
             request_id: "r".into(),
             model: "m".into(),
+            model_version: None,
             route: "/predict".into(),
             status: 200,
             latency_ms: 80.0,

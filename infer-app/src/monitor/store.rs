@@ -57,6 +57,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX predictions_created ON predictions (created);
     CREATE INDEX predictions_request ON predictions (request_id);",
+    // 3: which build of a model answered (a content hash: names are reused across versions).
+    "ALTER TABLE predictions ADD COLUMN model_version TEXT;",
 ];
 
 /// What a user says about a reading.
@@ -121,6 +123,8 @@ pub struct Prediction {
     pub request_id: String,
     /// The model (or backend) that answered.
     pub model: String,
+    /// The first 12 hex digits of the model file's SHA-256 (None for a backend).
+    pub model_version: Option<String>,
     /// `/predict`, `/api/v1/recognize`, …
     pub route: String,
     /// HTTP status answered.
@@ -228,8 +232,8 @@ impl Store {
             let mut insert = tx.prepare(
                 "INSERT INTO predictions (created, request_id, model, route, status, latency_ms,
                     image_sha256, width, height, mean_intensity, dark_ink, lines, pred_chars,
-                    confidence, error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    confidence, error, model_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?;
             for r in rows {
                 let i = r.input.as_ref();
@@ -249,6 +253,7 @@ impl Store {
                     r.pred_chars as i64,
                     r.confidence,
                     r.error,
+                    r.model_version,
                 ])?;
             }
         }
@@ -595,6 +600,7 @@ mod tests {
             created: "2026-11-30T08:00:00Z".into(),
             request_id: "r".into(),
             model: "m".into(),
+            model_version: None,
             route: "/predict".into(),
             status: 200,
             latency_ms: 12.5,

@@ -23,6 +23,8 @@ pub struct Local {
     pub batcher: Batcher,
     /// Its name.
     pub model: String,
+    /// A content hash of its file (see [`crate::monitor::store::Prediction::model_version`]).
+    pub version: String,
     /// How it sizes inputs (lines are cut from pages for a line model).
     pub model_layout: Layout,
     /// Image size limits.
@@ -66,6 +68,14 @@ impl Engine {
         match self {
             Engine::Local(l) => l.batcher.is_ready(),
             Engine::Remote(_) => true,
+        }
+    }
+
+    /// The local model's content hash.
+    pub fn version(&self) -> Option<String> {
+        match self {
+            Engine::Local(l) => Some(l.version.clone()),
+            Engine::Remote(_) => None,
         }
     }
 

@@ -119,6 +119,8 @@ impl AppState {
                     global.tracking_uri.as_deref(),
                 )?;
                 let model = staged.manifest.name.clone();
+                let version =
+                    crate::monitor::store::sha256_hex(&staged.to_bytes()?)[..12].to_string();
                 let recognizer = Recognizer::from_staged(staged, global.device.device()?)?;
                 let model_layout = recognizer.preprocess().layout;
                 let max_pixels = (args.max_megapixels.max(0.0) * 1e6) as u64;
@@ -130,6 +132,7 @@ impl AppState {
                 Engine::Local(Box::new(Local {
                     batcher: Batcher::start(recognizer, config, metrics.clone()),
                     model,
+                    version,
                     model_layout,
                     limits: DecodeLimits {
                         max_side: args.max_side.max(1),

@@ -158,6 +158,7 @@ fn log(
             created: utc_now(),
             request_id: request_id.to_string(),
             model,
+            model_version: state.engine.version(),
             route: route.to_string(),
             status: status.as_u16(),
             latency_ms: started.elapsed().as_secs_f64() * 1e3,

@@ -713,6 +713,17 @@ async fn every_recognition_is_logged_with_its_input_statistics() {
         (request_id.as_str(), 200, Some(564), Some(true))
     );
     assert!(ok.6 > 10 && ok.7.is_none());
+    let version: Option<String> = conn
+        .query_row(
+            "SELECT model_version FROM predictions WHERE route = '/api/v1/recognize'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("version");
+    assert!(
+        version.is_some_and(|v| v.len() == 12 && v.chars().all(|c| c.is_ascii_hexdigit())),
+        "the model's content hash"
+    );
     let sha = ok.5.clone().expect("hashed");
     let kept: Vec<u8> = conn
         .query_row("SELECT bytes FROM inputs WHERE sha256 = ?1", [&sha], |r| {
