@@ -269,6 +269,52 @@ fn a_person_reads_an_example_in_the_browser_and_flags_it() {
     assert_eq!(image, uploaded, "the uploaded image is kept with the flag");
 }
 
+/// The text of the element with id `id`.
+async fn text_of(client: &fantoccini::Client, id: &str) -> String {
+    client
+        .find(fantoccini::Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+}
+
+async fn click(client: &fantoccini::Client, css: &str) {
+    client
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+}
+
+/// Waits until the text of `#id` passes `done` (at most `secs`); returns it.
+async fn wait_for(
+    client: &fantoccini::Client,
+    id: &str,
+    done: impl Fn(&str) -> bool,
+    secs: u64,
+) -> String {
+    let started = Instant::now();
+    loop {
+        let s = text_of(client, id).await;
+        if done(&s) {
+            return s;
+        }
+        assert!(
+            !s.starts_with("Not stored") && !s.starts_with("Could not"),
+            "#{id}: {s}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(secs),
+            "#{id} still {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Drives the page; returns the text it showed.
 async fn browse(base: &str, port: u16, chromium: &Path) -> String {
     use fantoccini::{ClientBuilder, Locator};
@@ -307,21 +353,7 @@ async fn browse(base: &str, port: u16, chromium: &Path) -> String {
         .send_keys(&file.to_string_lossy())
         .await
         .expect("uploads");
-    let started = Instant::now();
-    let status = loop {
-        let s = client
-            .find(Locator::Id("status"))
-            .await
-            .expect("status")
-            .text()
-            .await
-            .expect("text");
-        if s.starts_with("Read ") {
-            break s;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "still {s:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = wait_for(&client, "status", |s| s.starts_with("Read "), 60).await;
     assert!(status.starts_with("Read 1 line"), "{status}");
     let line = client
         .find(Locator::Css("#lines li .text"))
@@ -341,67 +373,28 @@ async fn browse(base: &str, port: u16, chromium: &Path) -> String {
         .send_keys("Dans le cas où je viendrais")
         .await
         .expect("types");
-    client
-        .find(Locator::Css("input[name=flag][value=incorrect]"))
-        .await
-        .expect("radio")
-        .click()
-        .await
-        .expect("clicks");
-    client
-        .find(Locator::Id("flag-submit"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("clicks");
-    let started = Instant::now();
-    loop {
-        let s = client
-            .find(Locator::Id("flag-status"))
-            .await
-            .expect("flag status")
-            .text()
-            .await
-            .expect("text");
-        if s.starts_with("Thank you") {
-            break;
-        }
-        assert!(!s.starts_with("Not stored"), "{s}");
-        assert!(started.elapsed() < Duration::from_secs(30), "still {s:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    click(&client, "input[name=flag][value=incorrect]").await;
+    click(&client, "#flag-submit").await;
+    wait_for(&client, "flag-status", |s| s.starts_with("Thank you"), 30).await;
     // An example paragraph, clicked: split into lines, each outlined.
-    client
-        .find(Locator::Css(
-            r#"#examples button[data-name="AD78_0005-1-paragraph.jpg"]"#,
-        ))
-        .await
-        .expect("the paragraph example")
-        .click()
-        .await
-        .expect("clicks");
-    let started = Instant::now();
-    loop {
-        let s = client
-            .find(Locator::Id("status"))
-            .await
-            .expect("status")
-            .text()
-            .await
-            .expect("text");
-        if s.starts_with("Read ") && !s.starts_with("Read 1 line") {
-            let n: usize = s["Read ".len()..]
-                .split(' ')
-                .next()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-            assert!((3..=6).contains(&n), "{s}");
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "still {s:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    click(
+        &client,
+        r#"#examples button[data-name="AD78_0005-1-paragraph.jpg"]"#,
+    )
+    .await;
+    let status = wait_for(
+        &client,
+        "status",
+        |s| s.starts_with("Read ") && !s.starts_with("Read 1 line"),
+        60,
+    )
+    .await;
+    let n: usize = status["Read ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!((3..=6).contains(&n), "{status}");
     if let Some(dir) = std::env::var_os("HTR_SCREENSHOT_DIR") {
         let png = client.screenshot().await.expect("screenshot");
         std::fs::write(Path::new(&dir).join("serve-page.png"), png).expect("writes");

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use text_recognizer::metrics::{ErrorCount, char_errors};
 
-use crate::util::{TINY_CONFIG, assert_success, infer_app, path, repo_root};
+use crate::util::{TINY_CONFIG, assert_success, infer_app, path, repo_root, train_app_in};
 
 /// Lines of the validation fixture (writers the tiny model never saw) and their text.
 const LINES: [&str; 3] = ["AN_0006-1-009", "AN_0118-0-004", "AD78_0002-0-019"];
@@ -104,26 +104,11 @@ fn read_all(server: &Server) -> (Vec<Value>, f64) {
     (responses, 100.0 * errors.rate())
 }
 
-fn train_app(registry: &Path, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_train-app"))
-        .args(args)
-        .arg("--log-progress")
-        .env("HTR_REGISTRY", registry)
-        .current_dir(repo_root())
-        .output()
-        .expect("train-app starts");
-    assert_success("train-app", args, &out);
-}
-
 fn stage(registry: &Path, run: &Path) {
-    let args = ["stage", path(run), "--name", "flywheel", "--alias", "prod"];
-    let out = Command::new(env!("CARGO_BIN_EXE_train-app"))
-        .args(args)
-        .env("HTR_REGISTRY", registry)
-        .current_dir(repo_root())
-        .output()
-        .expect("train-app starts");
-    assert_success("train-app", &args, &out);
+    train_app_in(
+        registry,
+        &["stage", path(run), "--name", "flywheel", "--alias", "prod"],
+    );
 }
 
 #[test]
@@ -164,7 +149,7 @@ fn flag_export_fine_tune_stage_serve_reads_the_corrections() {
     assert_ne!(v1, tiny, "the config has a seed line to extend");
     std::fs::write(&v1_config, v1).expect("writes");
     let run1 = tmp.path().join("run1");
-    train_app(
+    train_app_in(
         &registry,
         &[
             "train",
@@ -228,7 +213,7 @@ fn flag_export_fine_tune_stage_serve_reads_the_corrections() {
     let v2_config = tmp.path().join("v2.ron");
     std::fs::write(&v2_config, v2).expect("writes");
     let run2 = tmp.path().join("run2");
-    train_app(
+    train_app_in(
         &registry,
         &[
             "train",

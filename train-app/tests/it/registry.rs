@@ -7,18 +7,9 @@ use std::process::{Command, Output};
 
 use text_recognizer::metrics::{ErrorCount, char_errors};
 
-use crate::util::{TINY_CONFIG, assert_success, infer_app, path, repo_root, train_app, train_tiny};
-
-fn train_app_in(registry: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_train-app"))
-        .args(args)
-        .env("HTR_REGISTRY", registry)
-        .current_dir(repo_root())
-        .output()
-        .expect("train-app starts");
-    assert_success("train-app", args, &out);
-    out
-}
+use crate::util::{
+    TINY_CONFIG, assert_success, infer_app, path, repo_root, train_app, train_app_in, train_tiny,
+};
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -23,6 +23,19 @@ pub fn train_app(args: &[&str]) -> Output {
     out
 }
 
+/// Runs `train-app` from the repository root with `registry` as its model registry; panics
+/// with its output if it fails.
+pub fn train_app_in(registry: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_train-app"))
+        .args(args)
+        .env("HTR_REGISTRY", registry)
+        .current_dir(repo_root())
+        .output()
+        .expect("train-app starts");
+    assert_success("train-app", args, &out);
+    out
+}
+
 /// Trains the memorisation config into `run` with `extra` options; panics if it fails.
 pub fn train_tiny(run: &Path, extra: &[&str]) -> Output {
     let args = ["train", "--config", TINY_CONFIG, "--run-dir", path(run)];
