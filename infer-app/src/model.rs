@@ -31,6 +31,14 @@ pub fn load(
     }
 }
 
+/// [`load`] with the registry and tracking server the global options name.
+pub fn load_with(
+    model: Option<&ModelRef>,
+    global: &crate::cli::GlobalArgs,
+) -> anyhow::Result<StagedModel> {
+    load(model, &global.registry(), global.tracking_uri.as_deref())
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;

@@ -52,11 +52,7 @@ struct ErrorCountJson {
 }
 
 pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let staged = crate::model::load(
-        args.model.as_ref(),
-        &global.registry(),
-        global.tracking_uri.as_deref(),
-    )?;
+    let staged = crate::model::load_with(args.model.as_ref(), global)?;
     let name = staged.manifest.name.clone();
     let recognizer =
         Recognizer::from_staged(staged, global.device.device()?)?.with_batch_size(args.batch_size);

@@ -25,11 +25,7 @@ pub fn run(command: MonitorCommand, global: &crate::cli::GlobalArgs) -> anyhow::
             // The served model's training inputs, when it carries their profile.
             let profile = match &args.model {
                 Some(m) => {
-                    let staged = crate::model::load(
-                        Some(m),
-                        &global.registry(),
-                        global.tracking_uri.as_deref(),
-                    )?;
+                    let staged = crate::model::load_with(Some(m), global)?;
                     if staged.manifest.provenance.inputs.is_none() {
                         eprintln!(
                             "note: {m} carries no profile of its training inputs (staged before \

@@ -60,11 +60,7 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             .num_threads(jobs.max(1))
             .build_global()?;
     }
-    let staged = crate::model::load(
-        args.model.as_ref(),
-        &global.registry(),
-        global.tracking_uri.as_deref(),
-    )?;
+    let staged = crate::model::load_with(args.model.as_ref(), global)?;
     let model_name = staged.manifest.name.clone();
     // The prediction log's model version: a content hash of the model file.
     let model_version = match &args.log {

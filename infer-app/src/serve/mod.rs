@@ -113,11 +113,7 @@ impl AppState {
         let engine = match &args.backend_url {
             Some(url) => Engine::remote(url, timeout)?,
             None => {
-                let staged = crate::model::load(
-                    args.model.as_ref(),
-                    &global.registry(),
-                    global.tracking_uri.as_deref(),
-                )?;
+                let staged = crate::model::load_with(args.model.as_ref(), global)?;
                 let model = staged.manifest.name.clone();
                 let version =
                     crate::monitor::store::sha256_hex(&staged.to_bytes()?)[..12].to_string();
