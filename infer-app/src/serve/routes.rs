@@ -43,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route_layer(from_fn_with_state(state.clone(), metrics::track))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -53,6 +54,18 @@ async fn not_found(request: Request) -> ApiError {
         status: StatusCode::NOT_FOUND,
         code: "not_found",
         message: format!("no route {} {}", request.method(), request.uri().path()),
+    }
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        code: "method_not_allowed",
+        message: format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
     }
 }
 

@@ -351,6 +351,14 @@ async fn every_bad_input_gets_its_status_and_the_server_goes_on() {
             StatusCode::NOT_FOUND,
             "no route",
         ),
+        (
+            "wrong method",
+            Request::get("/predict")
+                .body(Body::empty())
+                .expect("request"),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "GET is not allowed",
+        ),
     ];
     for (name, request, want, needle) in cases {
         let (status, _, body) = send(&router, request).await;
