@@ -8,12 +8,7 @@ use crate::monitor::{export, store::Store};
 pub fn run(command: FeedbackCommand) -> anyhow::Result<ExitCode> {
     match command {
         FeedbackCommand::Export(args) => {
-            anyhow::ensure!(
-                args.db.is_file(),
-                "{}: no such database (`infer-app serve --db` writes one)",
-                args.db.display()
-            );
-            let store = Store::open(&args.db)?;
+            let store = Store::open_existing(&args.db)?;
             let exported = export::export(&store, &args.output)?;
             eprintln!(
                 "{} corrected samples written to {} (manifest.json lists them)",

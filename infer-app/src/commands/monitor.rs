@@ -10,18 +10,13 @@ use crate::monitor::{report, store::Store};
 pub fn run(command: MonitorCommand, global: &crate::cli::GlobalArgs) -> anyhow::Result<ExitCode> {
     match command {
         MonitorCommand::Report(args) => {
-            anyhow::ensure!(
-                args.db.is_file(),
-                "{}: no such database (`infer-app serve --db` writes one)",
-                args.db.display()
-            );
             let since = args.since.unwrap_or_else(|| {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
                 text_recognizer::export::utc_timestamp(now.saturating_sub(86_400))
             });
-            let store = Store::open(&args.db)?;
+            let store = Store::open_existing(&args.db)?;
             // The served model's training inputs, when it carries their profile.
             let profile = match &args.model {
                 Some(m) => {

@@ -187,6 +187,17 @@ impl Store {
         })
     }
 
+    /// Opens a database the server already wrote (for exports and reports): a missing file
+    /// is an error, not a new empty database.
+    pub fn open_existing(path: &Path) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            path.is_file(),
+            "{}: no such database (`infer-app serve --db` writes one)",
+            path.display()
+        );
+        Self::open(path)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves a connection SQLite itself kept consistent.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
