@@ -69,7 +69,7 @@ fn recognition(c: &mut Criterion) {
     // A line: the shipped model on real Testaments lines (preprocessing, batching and decoding
     // to <E> included), 1 and 8 at a time.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let shipped = root.join("infer-app/model/default-line.htr");
+    let shipped = root.join("text-recognizer/model/default-line.htr");
     let mut lines: Vec<_> = std::fs::read_dir(root.join("datasets/fixtures/testaments-mini"))
         .expect("fixture folder")
         .filter_map(|e| e.ok().map(|e| e.path()))

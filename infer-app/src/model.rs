@@ -1,13 +1,8 @@
-//! The model `infer-app` reads with: a staged file from `--model`, or the default model built
-//! into the binary (datasets/configs/default-line.ron, its report beside it).
-
-use std::path::Path;
+//! The model `infer-app` reads with: a staged file from `--model`, or the library's built-in
+//! default model (datasets/configs/default-line.ron, its report beside it).
 
 use anyhow::Context;
 use text_recognizer::{ModelRef, Registry, StagedModel};
-
-/// The default staged model, embedded at build time so the binary works on its own.
-static DEFAULT_MODEL: &[u8] = include_bytes!("../model/default-line.htr");
 
 /// Loads the model `model` names (a file, or a registry entry: in MLflow's registry when a
 /// tracking URI is given, else in the local one), or the embedded default.
@@ -26,8 +21,7 @@ pub fn load(
             let path = m.path(registry)?;
             StagedModel::load(&path).with_context(|| format!("model {m}"))
         }
-        None => StagedModel::from_bytes(DEFAULT_MODEL, Path::new("<embedded default-line.htr>"))
-            .context("the embedded default model"),
+        None => StagedModel::default_model().context("the built-in default model"),
     }
 }
 

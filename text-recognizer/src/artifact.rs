@@ -10,14 +10,14 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device};
+use burn::store::burn_pack;
+use burn::store::{FloatCastAdapter, ModuleRecord, ModuleSnapshot};
+use burn::tensor::{Bytes, DType, Device};
 use serde::{Deserialize, Serialize};
 
 use crate::charset::Charset;
 use crate::error::{Error, Result};
 use crate::model::{Preset, ResnetTransformer};
-use crate::training::RunDir;
 
 const MAGIC: &[u8; 8] = b"HTRMODEL";
 const FORMAT_VERSION: u32 = 1;
@@ -66,6 +66,27 @@ pub struct Manifest {
     pub provenance: Provenance,
 }
 
+/// How a model file stores its weights (`train-app convert --weights`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WeightPrecision {
+    /// 32-bit floats, as trained.
+    F32,
+    /// 16-bit floats: half the size, widened to f32 on load.
+    F16,
+}
+
+impl std::str::FromStr for WeightPrecision {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "f32" => Ok(WeightPrecision::F32),
+            "f16" => Ok(WeightPrecision::F16),
+            other => Err(format!("weight precision {other:?}: f32 or f16")),
+        }
+    }
+}
+
 /// A manifest plus burnpack weights.
 #[derive(Clone, Debug)]
 pub struct StagedModel {
@@ -74,56 +95,32 @@ pub struct StagedModel {
     weights: Vec<u8>,
 }
 
+/// The default line model's file, built into the library with the `default-model` feature
+/// (`model/default-line.htr`; its config and training report are in the repository's
+/// `datasets/configs/default-line.*`).
+#[cfg(feature = "default-model")]
+pub static DEFAULT_MODEL: &[u8] = include_bytes!("../model/default-line.htr");
+
 impl StagedModel {
-    /// Stages the best checkpoint (lowest validation CER) of a run.
-    pub fn from_run(run_dir: &Path, name: &str) -> Result<Self> {
-        let run = RunDir::new(run_dir);
-        let info = run.read_info()?;
-        let (epoch, cer) = run.best_checkpoint().ok_or_else(|| {
-            Error::config(
-                run_dir.display().to_string(),
-                "no checkpoint with a validation CER to stage",
-            )
-        })?;
-        let path = run.model_checkpoint(epoch);
-        let weights = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let staged_at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        Ok(StagedModel {
-            manifest: Manifest {
-                name: name.to_string(),
-                preset: info.preset,
-                charset: info.charset,
-                provenance: Provenance {
-                    run_dir: run_dir.display().to_string(),
-                    epoch,
-                    steps: epoch * info.steps_per_epoch,
-                    valid_cer: Some(cer),
-                    valid_wer: run.metric("valid", epoch, "WER"),
-                    train_samples: info.train_samples,
-                    valid_samples: info.valid_samples,
-                    data: info.data,
-                    git_commit: info.git_commit,
-                    staged_at,
-                    parent: info.parent,
-                    inputs: run.read_input_profile(),
-                },
-            },
-            weights,
-        })
+    /// The built-in default line model (feature `default-model`).
+    #[cfg(feature = "default-model")]
+    pub fn default_model() -> Result<Self> {
+        StagedModel::from_bytes(DEFAULT_MODEL, Path::new("<built-in default-line.htr>"))
     }
 
-    /// Packs an in-memory model (tests, conversions). Prefer [`StagedModel::from_run`].
+    /// A manifest and burnpack weights as they are (staging, conversions).
+    pub(crate) fn from_parts(manifest: Manifest, weights: Vec<u8>) -> Self {
+        StagedModel { manifest, weights }
+    }
+
+    /// Packs an in-memory model (tests, conversions). Training stages runs with
+    /// `StagedModel::from_run` (feature `train`).
     pub fn from_model(manifest: Manifest, model: ResnetTransformer) -> Result<Self> {
         let weights = model
             .into_record()
             .into_bytes()
             .map_err(|e| Error::config("weights", e))?;
-        Ok(StagedModel {
-            manifest,
-            weights: weights.to_vec(),
-        })
+        Ok(StagedModel::from_parts(manifest, weights.to_vec()))
     }
 
     /// A manifest without weights (to describe a network held in memory).
@@ -203,36 +200,76 @@ impl StagedModel {
         self.weights.len()
     }
 
+    /// How the weights are stored: f16 when every float tensor is half precision.
+    pub fn weight_precision(&self) -> Result<WeightPrecision> {
+        let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
+            .map_err(|e| self.bad_weights(format!("weights: {e}")))?;
+        let tensors = reader
+            .into_tensors()
+            .map_err(|e| self.bad_weights(format!("weights: {e}")))?;
+        let floats: Vec<DType> = tensors
+            .iter()
+            .map(|t| t.dtype)
+            .filter(|d| d.is_float())
+            .collect();
+        Ok(
+            if !floats.is_empty() && floats.iter().all(|d| *d == DType::F16) {
+                WeightPrecision::F16
+            } else {
+                WeightPrecision::F32
+            },
+        )
+    }
+
+    /// The same model with its weights stored at `precision`. f16 halves the file (the
+    /// embedded default model ships so); loading widens them back to f32, so inference and
+    /// fine-tuning run in f32 either way.
+    pub fn with_weight_precision(&self, precision: WeightPrecision) -> Result<StagedModel> {
+        let target = match precision {
+            WeightPrecision::F32 => DType::F32,
+            WeightPrecision::F16 => DType::F16,
+        };
+        let model = self.model(&Device::flex())?;
+        let tensors = model.collect(None, Some(Box::new(FloatCastAdapter::to(target))), false);
+        let weights = burn_pack::Writer::new(tensors)
+            .into_bytes()
+            .map_err(|e| self.bad_weights(format!("writing the weights: {e}")))?;
+        Ok(StagedModel::from_parts(
+            self.manifest.clone(),
+            weights.to_vec(),
+        ))
+    }
+
+    fn bad_weights(&self, reason: String) -> Error {
+        Error::BadModel {
+            path: PathBuf::from(&self.manifest.name),
+            reason,
+        }
+    }
+
+    /// The weights as a record, cast to the network's float type (files may store f16).
+    fn record(&self) -> Result<ModuleRecord> {
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
+            .map(ModuleRecord::cast_to_module_dtype)
+            .map_err(|e| self.bad_weights(format!("weights: {e}")))
+    }
+
     /// Loads the weights into an already built network of the same architecture (any device,
     /// autodiff included: fine-tuning starts here).
     pub fn load_into(&self, model: ResnetTransformer) -> Result<ResnetTransformer> {
-        let bad = |reason: String| Error::BadModel {
-            path: PathBuf::from(&self.manifest.name),
-            reason,
-        };
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
-            .map_err(|e| bad(format!("weights: {e}")))?;
         model
-            .try_load_record(record)
-            .map_err(|e| bad(format!("weights do not fit the architecture: {e}")))
+            .try_load_record(self.record()?)
+            .map_err(|e| self.bad_weights(format!("weights do not fit the architecture: {e}")))
     }
 
     /// Builds the network on `device` (eval mode) and loads the weights.
     pub fn model(&self, device: &Device) -> Result<ResnetTransformer> {
-        let bad = |reason: String| Error::BadModel {
-            path: PathBuf::from(&self.manifest.name),
-            reason,
-        };
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.weights.clone()))
-            .map_err(|e| bad(format!("weights: {e}")))?;
         let model = self
             .manifest
             .preset
             .model
-            .init(self.manifest.charset.vocab_size(), device)
-            .try_load_record(record)
-            .map_err(|e| bad(format!("weights do not fit the architecture: {e}")))?;
-        Ok(model.valid())
+            .init(self.manifest.charset.vocab_size(), device);
+        Ok(self.load_into(model)?.valid())
     }
 }
 
@@ -263,6 +300,45 @@ pub(crate) mod tests {
         assert_eq!(again.manifest, staged.manifest);
         assert_eq!(again.weights, staged.weights);
         assert!(again.model(&Device::flex()).is_ok());
+    }
+
+    /// f16 weights halve the file and read back within f16 rounding of the f32 ones.
+    #[test]
+    fn half_precision_weights_load_and_stay_close() {
+        let staged = random_line_model();
+        assert_eq!(staged.weight_precision().ok(), Some(WeightPrecision::F32));
+        let half = staged
+            .with_weight_precision(WeightPrecision::F16)
+            .expect("converts");
+        assert_eq!(half.weight_precision().ok(), Some(WeightPrecision::F16));
+        assert!(half.weights_len() < staged.weights_len() * 6 / 10);
+        let bytes = half.to_bytes().expect("serialises");
+        let again = StagedModel::from_bytes(&bytes, Path::new("h.htr")).expect("parses");
+        let device = Device::flex();
+        let params = |m: &StagedModel| -> Vec<f32> {
+            let record = m.model(&device).expect("loads").into_record();
+            let bytes = record.into_bytes().expect("record bytes");
+            let reader = burn_pack::Reader::from_bytes(bytes).expect("reads");
+            reader
+                .into_tensors()
+                .expect("tensors")
+                .into_iter()
+                .filter(|t| t.dtype == DType::F32)
+                .flat_map(|t| {
+                    let bytes = t.into_bytes().expect("data");
+                    bytes
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let (full, widened) = (params(&staged), params(&again));
+        assert_eq!(full.len(), widened.len());
+        assert!(!full.is_empty());
+        for (a, b) in full.iter().zip(&widened) {
+            assert!((a - b).abs() <= 1e-3 * a.abs().max(1e-2), "{a} vs {b}");
+        }
     }
 
     #[test]

@@ -121,6 +121,20 @@ impl Recognizer {
         Recognizer::from_staged(StagedModel::load(path)?, Device::flex())
     }
 
+    /// The default line model built into the library (feature `default-model`), on the CPU:
+    ///
+    /// ```no_run
+    /// # fn main() -> text_recognizer::Result<()> {
+    /// let recognizer = text_recognizer::Recognizer::default_model()?;
+    /// let reading = recognizer.recognize_file("line.png".as_ref())?;
+    /// println!("{}", reading.text);
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "default-model")]
+    pub fn default_model() -> Result<Self> {
+        Recognizer::from_staged(StagedModel::default_model()?, Device::flex())
+    }
+
     /// Builds a recognizer from a staged model on `device`.
     pub fn from_staged(staged: StagedModel, device: Device) -> Result<Self> {
         let model = staged.model(&device)?;

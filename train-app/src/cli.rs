@@ -44,6 +44,9 @@ pub enum Command {
     /// Stage a run's best checkpoint: register it as the next version of a model in the
     /// registry (with its lineage), and/or write a plain `.htr` file (`-o`).
     Stage(StageArgs),
+    /// Rewrite a model file with its weights at another precision (f16 halves it; loading
+    /// widens them back to f32).
+    Convert(ConvertArgs),
     /// The model registry: versions, lineage and aliases.
     #[command(subcommand)]
     Registry(RegistryCommand),
@@ -219,6 +222,18 @@ pub struct StageArgs {
     /// been tracked there), with the same aliases.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URL")]
     pub tracking_uri: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ConvertArgs {
+    /// The model file to read.
+    pub model: PathBuf,
+    /// Where to write the converted model.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Weight precision: f32 or f16.
+    #[arg(long, default_value = "f16")]
+    pub weights: text_recognizer::WeightPrecision,
 }
 
 #[derive(Subcommand, Debug)]

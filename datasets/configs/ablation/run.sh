@@ -19,7 +19,7 @@ for arm in "${arms[@]}"; do
   mkdir -p "$run"
   start=$(date +%s)
   "$bin/train-app" train --config "$here/$arm.ron" --run-dir "$run/run" --log-progress \
-    --init-from infer-app/model/default-line.htr > "$run/train.log" 2>&1
+    --init-from text-recognizer/model/default-line.htr > "$run/train.log" 2>&1
   echo "train: $(( $(date +%s) - start )) s" >> "$run/train.log"
   cp "$run/run/metrics.csv" "$run/"
   "$bin/train-app" stage "$run/run" --name "ablation-$arm" -o "$run/$arm.htr" >> "$run/train.log" 2>&1

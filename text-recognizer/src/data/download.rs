@@ -32,8 +32,8 @@ impl Recipe {
     /// FSDL's IAM mirror (`data/raw/iam/metadata.toml` of the FSDL 2022 repository).
     pub fn iam() -> Self {
         crate::ron_file::from_ron(
-            include_str!("../../../datasets/recipes/iam.ron"),
-            "datasets/recipes/iam.ron",
+            include_str!("../../recipes/iam.ron"),
+            "text-recognizer/recipes/iam.ron",
         )
         .unwrap_or_else(|e| unreachable!("the shipped recipe is tested: {e}"))
     }

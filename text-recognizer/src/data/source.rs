@@ -150,15 +150,6 @@ pub struct LoadOptions {
     pub cache_dir: PathBuf,
 }
 
-/// `$HTR_CACHE`, else `~/.cache/text-recognizer`.
-pub fn default_cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HTR_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".cache").join("text-recognizer")
-}
-
 impl DataSource {
     /// Human-readable name.
     pub fn describe(&self) -> String {

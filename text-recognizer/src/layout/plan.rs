@@ -16,7 +16,7 @@ pub enum LayoutMode {
     /// One text line: read whole.
     Line,
     /// A paragraph or page: a paragraph model reads it whole, a line model reads each line found
-    /// by [`segment_lines`].
+    /// by [`segment_lines`](super::segment_lines).
     Paragraph,
     /// Read as a line when the image is wide and low or one line holds most of the ink, as a
     /// paragraph otherwise.
@@ -72,8 +72,8 @@ pub struct PagePlan {
 ///
 /// A paragraph model always reads the whole image. A line model reads the whole image in
 /// [`LayoutMode::Line`]; otherwise it reads the segmented lines, except in
-/// [`LayoutMode::Auto`] when the image is at least [`LINE_ASPECT`] times as wide as high, fewer
-/// than two of the boxes found are that shape, or one line holds at least [`ONE_LINE_SHARE`] of
+/// [`LayoutMode::Auto`] when the image is at least 3 times as wide as high, fewer
+/// than two of the boxes found are that shape, or one line holds at least 60 % of
 /// the ink: line crops often hold
 /// bits of the lines above and below, which would otherwise be read as lines of their own.
 pub fn plan_page(img: GrayImage, mode: LayoutMode, model_layout: &Layout) -> PagePlan {

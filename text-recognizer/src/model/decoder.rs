@@ -37,7 +37,7 @@ pub struct LayerCache {
     memory_mask: Option<Tensor<4>>,
 }
 
-/// The whole decoder's cache: one [`LayerCache`] per layer.
+/// The whole decoder's cache: one `LayerCache` per layer.
 #[derive(Clone, Debug)]
 pub struct DecoderCache {
     pub(crate) layers: Vec<LayerCache>,

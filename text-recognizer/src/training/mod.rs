@@ -7,6 +7,7 @@ mod metric;
 mod run;
 mod run_dir;
 mod samples;
+mod stage;
 mod step;
 mod stop;
 mod strategy;

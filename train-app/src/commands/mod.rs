@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+mod convert;
 mod data;
 mod registry;
 mod runs;
@@ -13,6 +14,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(args) => train::run(args, &cli.global),
         Command::Stage(args) => stage::run(args, &cli.global),
+        Command::Convert(args) => convert::run(args),
         Command::Registry(cmd) => registry::run(cmd, &cli.global),
         Command::Runs(cmd) => runs::run(cmd),
         Command::Data(cmd) => data::run(cmd),

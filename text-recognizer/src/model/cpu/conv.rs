@@ -3,7 +3,7 @@
 //! burn-flex 0.22 converts the input to NHWC, builds im2col tiles and scatters each GEMM result
 //! element by element; it differentiates the weight the generic way, as a convolution whose
 //! "kernel" is the whole output gradient (GEMMs with 9 output columns). Here the output is cut
-//! into blocks (see [`blocks`]), each with its im2col matrix `cols` (`[K, lc]`, `K = C·kh·kw`):
+//! into blocks (see `blocks`), each with its im2col matrix `cols` (`[K, lc]`, `K = C·kh·kw`):
 //!
 //! * forward: `Y[:, block] = W · cols`, one `[O, K] × [K, lc]` product per block;
 //! * weight gradient: `dWᵀ = Σ cols · dY[:, block]ᵀ`, `[K, lc] × [lc, O]` per block;
