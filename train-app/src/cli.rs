@@ -60,7 +60,9 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum DataCommand {
-    /// Download and unpack a data set into the cache (`iam`).
+    /// Download a data set by name into the cache and cut it into line folders: `iam`, or the
+    /// HTR-United sets `testaments`, `cremma-mss18`, `lectaurep-bronod`, `lectaurep-mariages`
+    /// (pinned commits, resumable, SHA-256 checked, split by page).
     Download(DownloadArgs),
     /// Counts, alphabet, image sizes, text lengths, characters outside a model's alphabet.
     Stats(SourceArgs),
@@ -73,8 +75,17 @@ pub enum DataCommand {
 
 #[derive(Args, Debug)]
 pub struct DownloadArgs {
-    /// Data set name: iam.
+    /// Data set name: iam, testaments, cremma-mss18, lectaurep-bronod, lectaurep-mariages.
     pub name: String,
+    /// Fetch the archive from this URL instead (a mirror).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Expected SHA-256 of the archive (pins a set whose recipe has none).
+    #[arg(long)]
+    pub sha256: Option<String>,
+    /// Folder of page images, for repositories that publish the XML without the scans.
+    #[arg(long)]
+    pub images: Option<PathBuf>,
     /// Cache directory (default: $HTR_CACHE or ~/.cache/text-recognizer).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,

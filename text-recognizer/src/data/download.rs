@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-/// A downloadable file (`datasets/recipes/*.ron`).
+/// A downloadable file (`text-recognizer/recipes/*.ron`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recipe {
     /// Data set name.
@@ -20,8 +20,9 @@ pub struct Recipe {
     pub url: String,
     /// File name to save as.
     pub filename: String,
-    /// Expected SHA-256, lower-case hex.
-    pub sha256: String,
+    /// Expected SHA-256, lower-case hex. `None`: not known in advance; the first complete
+    /// download records it (`FILE.sha256`) and later ones are checked against that.
+    pub sha256: Option<String>,
     /// Licence and attribution.
     pub license: String,
     /// How the data is split, in words.
@@ -67,8 +68,24 @@ pub fn download(
 ) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let target = dir.join(&recipe.filename);
-    if target.exists() && sha256_file(&target)? == recipe.sha256 {
-        return Ok(target);
+    let recorded = dir.join(format!("{}.sha256", recipe.filename));
+    // The pinned hash, else the one recorded by the first download.
+    let expected = match &recipe.sha256 {
+        Some(h) => Some(h.to_ascii_lowercase()),
+        None => std::fs::read_to_string(&recorded)
+            .ok()
+            .map(|h| h.trim().to_string()),
+    };
+    if target.exists() {
+        let actual = sha256_file(&target)?;
+        match &expected {
+            Some(h) if *h == actual => return Ok(target),
+            None => {
+                write_hash(&recorded, &actual)?;
+                return Ok(target);
+            }
+            Some(_) => {} // a stale or damaged copy: fetched again below
+        }
     }
     let part = dir.join(format!("{}.part", recipe.filename));
     let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
@@ -114,18 +131,25 @@ pub fn download(
     out.flush().map_err(|e| Error::io(&part, e))?;
     drop(out);
     let actual = sha256_file(&part)?;
-    if actual != recipe.sha256 {
-        std::fs::remove_file(&part).map_err(|e| Error::io(&part, e))?;
-        return Err(Error::config(
-            target.display().to_string(),
-            format!(
-                "SHA-256 mismatch: expected {}, got {actual}; the partial file was deleted",
-                recipe.sha256
-            ),
-        ));
+    match &expected {
+        Some(h) if *h != actual => {
+            std::fs::remove_file(&part).map_err(|e| Error::io(&part, e))?;
+            return Err(Error::config(
+                target.display().to_string(),
+                format!(
+                    "SHA-256 mismatch: expected {h}, got {actual}; the partial file was deleted"
+                ),
+            ));
+        }
+        Some(_) => {}
+        None => write_hash(&recorded, &actual)?,
     }
     std::fs::rename(&part, &target).map_err(|e| Error::io(&target, e))?;
     Ok(target)
+}
+
+fn write_hash(path: &Path, hash: &str) -> Result<()> {
+    std::fs::write(path, format!("{hash}\n")).map_err(|e| Error::io(path, e))
 }
 
 /// Extracts a zip archive into `dir`.
@@ -138,13 +162,13 @@ pub fn unzip(archive: &Path, dir: &Path) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::{BufRead, BufReader};
     use std::net::TcpListener;
 
     /// A one-file HTTP server on loopback that honours `Range: bytes=N-`, for `requests` requests.
-    fn serve(body: Vec<u8>, requests: usize) -> String {
+    pub(crate) fn serve(body: Vec<u8>, requests: usize) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("addr");
         std::thread::spawn(move || {
@@ -187,7 +211,7 @@ mod tests {
             name: "t".into(),
             url,
             filename: "iamdb.zip".into(),
-            sha256: sha,
+            sha256: Some(sha),
             license: String::new(),
             splits: String::new(),
         }
@@ -213,7 +237,7 @@ mod tests {
         let body = b"corrupted".to_vec();
         let dir = tempfile::tempdir().expect("tempdir");
         let mut r = recipe(serve(body.clone(), 1), &body);
-        r.sha256 = "00".repeat(32);
+        r.sha256 = Some("00".repeat(32));
         let err = download(&r, dir.path(), |_, _| {}).expect_err("mismatch");
         assert!(err.to_string().contains("SHA-256 mismatch"), "{err}");
         assert!(
@@ -221,12 +245,31 @@ mod tests {
         );
     }
 
+    /// No pinned hash: the first download records it, a later copy that differs is refused.
+    #[test]
+    fn an_unpinned_download_is_checked_against_its_first_hash() {
+        let body = b"first archive".to_vec();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut r = recipe(serve(body.clone(), 1), &body);
+        r.sha256 = None;
+        let path = download(&r, dir.path(), |_, _| {}).expect("downloads");
+        let recorded = std::fs::read_to_string(dir.path().join("iamdb.zip.sha256")).expect("hash");
+        assert_eq!(recorded.trim(), sha256_file(&path).expect("hash"));
+        // The copy changes (a tampered or truncated file): fetched again, and the server now
+        // sends other bytes, which the recorded hash refuses.
+        std::fs::write(&path, b"damaged").expect("write");
+        let other = b"another archive".to_vec();
+        r.url = serve(other, 1);
+        let err = download(&r, dir.path(), |_, _| {}).expect_err("mismatch");
+        assert!(err.to_string().contains("SHA-256 mismatch"), "{err}");
+    }
+
     #[test]
     fn the_iam_recipe_is_fsdls() {
         let r = Recipe::iam();
         assert_eq!(
-            r.sha256,
-            "f3c9e87a88a313e557c6d3548ed8a2a1af2dc3c4a678c5f3fc6f972ba4a50c55"
+            r.sha256.as_deref(),
+            Some("f3c9e87a88a313e557c6d3548ed8a2a1af2dc3c4a678c5f3fc6f972ba4a50c55")
         );
         assert!(r.url.ends_with("/iam/iamdb.zip"));
     }

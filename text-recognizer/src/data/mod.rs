@@ -14,6 +14,8 @@ pub mod conventions;
 mod dataset;
 #[cfg(feature = "download")]
 pub mod download;
+#[cfg(feature = "download")]
+pub mod htr_united;
 #[cfg(feature = "train")]
 pub mod iam;
 mod line_folder;

@@ -45,6 +45,12 @@ const PAGE_NS: &str = "http://schema.primaresearch.org/PAGE/gts/pagecontent/";
 
 /// Parses an ALTO or PAGE file; anything else is an error naming the file.
 pub fn parse_page_xml(path: &Path) -> Result<ParsedPage> {
+    parse_page_xml_with_images(path, None)
+}
+
+/// [`parse_page_xml`], also looking for the page image (by the file name the XML gives) in
+/// `images`: repositories that publish the XML without the scans.
+pub fn parse_page_xml_with_images(path: &Path, images: Option<&Path>) -> Result<ParsedPage> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let bad = |reason: String| Error::config(path.display().to_string(), reason);
     let doc = Document::parse(&text).map_err(|e| bad(format!("not well-formed XML: {e}")))?;
@@ -61,10 +67,16 @@ pub fn parse_page_xml(path: &Path) -> Result<ParsedPage> {
         )));
     };
     let dir = path.parent().unwrap_or(Path::new("."));
+    let elsewhere = |n: &str| {
+        let file = Path::new(n).file_name()?;
+        Some(images?.join(file)).filter(|p| p.exists())
+    };
     let image = image_name
+        .as_deref()
         .map(|n| dir.join(n))
         .filter(|p| p.exists())
         .or_else(|| sibling_image(path))
+        .or_else(|| image_name.as_deref().and_then(elsewhere))
         .ok_or_else(|| {
             bad(
                 "no page image: neither the file the XML names nor one with the same stem exists"
@@ -268,7 +280,8 @@ pub fn load_pages(path: &Path, unit: PageUnit) -> Result<(Vec<PageSample>, Vec<S
     Ok((samples, skipped))
 }
 
-fn collect_xml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// Every `.xml` file under `dir`, recursively.
+pub(crate) fn collect_xml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let path = entry.map_err(|e| Error::io(dir, e))?.path();
         if path.is_dir() {

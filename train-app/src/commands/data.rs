@@ -8,6 +8,7 @@ use image::codecs::jpeg::JpegEncoder;
 use indicatif::{ProgressBar, ProgressStyle};
 use text_recognizer::StagedModel;
 use text_recognizer::data::download::{Recipe, download, unzip};
+use text_recognizer::data::htr_united::{HtrUnitedSet, prepare};
 use text_recognizer::data::iam::{Iam, IamSplit};
 use text_recognizer::data::pages::PageUnit;
 use text_recognizer::data::sheet::contact_sheet;
@@ -29,33 +30,84 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
 }
 
 fn download_cmd(args: DownloadArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.name == "iam",
-        "unknown data set {:?} (known: iam)",
-        args.name
-    );
-    let cache = args.cache_dir.unwrap_or_else(default_cache_dir);
-    let recipe = Recipe::iam();
-    let dir = cache.join("downloaded").join("iam");
+    let cache = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bytes}/{total_bytes} [{bar:30}] {bytes_per_sec} ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let zip = download(&recipe, &dir, |done, total| {
+    let progress = |done, total: Option<u64>| {
         if let Some(t) = total {
             bar.set_length(t);
         }
         bar.set_position(done);
-    })?;
+    };
+    if args.name == "iam" {
+        return download_iam(&args, &cache, progress, &bar);
+    }
+    let set = HtrUnitedSet::named(&args.name)?;
+    let recipe = set.recipe(args.url.as_deref(), args.sha256.as_deref());
+    println!("{}: {} at {}", set.name, set.repository, set.commit);
+    let prepared = prepare(&set, &recipe, &cache, args.images.as_deref(), progress)
+        .with_context(|| format!("data set {}", set.name))?;
     bar.finish_and_clear();
-    println!("verified {} (SHA-256 {})", zip.display(), recipe.sha256);
-    let iam = Iam::in_cache(&cache);
+    if !prepared.skipped.is_empty() {
+        eprintln!("{} pages or lines left out:", prepared.skipped.len());
+        for s in prepared.skipped.iter().take(20) {
+            eprintln!("  {}: {}", s.path.display(), s.reason);
+        }
+        if prepared.skipped.len() > 20 {
+            eprintln!("  … and {} more", prepared.skipped.len() - 20);
+        }
+    }
+    println!(
+        "train: {} lines from {} pages in {}",
+        prepared.lines.0,
+        prepared.pages.0,
+        prepared.train.display()
+    );
+    println!(
+        "val:   {} lines from {} pages in {}",
+        prepared.lines.1,
+        prepared.pages.1,
+        prepared.val.display()
+    );
+    println!("licence: {} — {}", set.license, set.attribution);
+    anyhow::ensure!(
+        prepared.lines.0 + prepared.lines.1 > 0,
+        "no line could be cut from {} (see the pages left out above)",
+        set.name
+    );
+    Ok(())
+}
+
+fn download_iam(
+    args: &DownloadArgs,
+    cache: &Path,
+    progress: impl FnMut(u64, Option<u64>),
+    bar: &ProgressBar,
+) -> anyhow::Result<()> {
+    let mut recipe = Recipe::iam();
+    if let Some(url) = &args.url {
+        recipe.url = url.clone();
+    }
+    if let Some(sha) = &args.sha256 {
+        recipe.sha256 = Some(sha.clone());
+    }
+    let dir = cache.join("downloaded").join("iam");
+    let zip = download(&recipe, &dir, progress)?;
+    bar.finish_and_clear();
+    println!(
+        "verified {} (SHA-256 {})",
+        zip.display(),
+        recipe.sha256.as_deref().unwrap_or("-")
+    );
+    let iam = Iam::in_cache(cache);
     if !iam.root().join("xml").exists() {
         unzip(&zip, &dir)?;
     }
     for split in [IamSplit::Train, IamSplit::Val, IamSplit::Test] {
-        let (lines, _) = iam.prepare(&cache, split)?;
+        let (lines, _) = iam.prepare(cache, split)?;
         println!(
             "{}: {} forms, crops in {}",
             split.name(),
