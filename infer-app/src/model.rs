@@ -2,7 +2,7 @@
 //! default model (datasets/configs/default-line.ron, its report beside it).
 
 use anyhow::Context;
-use text_recognizer::{ModelRef, Registry, StagedModel};
+use text_recognizer::{ModelRef, Recognizer, Registry, StagedModel};
 
 /// Loads the model `model` names (a file, or a registry entry: in MLflow's registry when a
 /// tracking URI is given, else in the local one), or the embedded default.
@@ -23,6 +23,26 @@ pub fn load(
         }
         None => StagedModel::default_model().context("the built-in default model"),
     }
+}
+
+/// A recognizer as every command sets it up: the model `model` names, on `--device`, with
+/// `batch_size` images per forward pass and `beam` beams (`None`: the model's own), and the
+/// model's version for logs (the first 12 hex digits of its file's SHA-256).
+pub fn recognizer(
+    model: Option<&ModelRef>,
+    global: &crate::cli::GlobalArgs,
+    batch_size: usize,
+    beam: Option<usize>,
+) -> anyhow::Result<(Recognizer, String)> {
+    let staged = load_with(model, global)?;
+    let version = crate::monitor::store::sha256_hex(&staged.to_bytes()?)[..12].to_string();
+    let recognizer =
+        Recognizer::from_staged(staged, global.device.device()?)?.with_batch_size(batch_size);
+    let recognizer = match beam {
+        Some(beam) => recognizer.with_beam(beam),
+        None => recognizer,
+    };
+    Ok((recognizer, version))
 }
 
 /// [`load`] with the registry and tracking server the global options name.

@@ -52,14 +52,9 @@ struct ErrorCountJson {
 }
 
 pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let staged = crate::model::load_with(args.model.as_ref(), global)?;
-    let name = staged.manifest.name.clone();
-    let recognizer =
-        Recognizer::from_staged(staged, global.device.device()?)?.with_batch_size(args.batch_size);
-    let recognizer = match args.beam {
-        Some(beam) => recognizer.with_beam(beam),
-        None => recognizer,
-    };
+    let (recognizer, _) =
+        crate::model::recognizer(args.model.as_ref(), global, args.batch_size, args.beam)?;
+    let name = recognizer.manifest().name.clone();
     let (samples, skipped) = LineFolder::new(&args.dir).scan()?;
     let mut skipped: Vec<String> = skipped
         .into_iter()
@@ -103,34 +98,12 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let seconds = start.elapsed().as_secs_f64();
 
-    let mut chars = ErrorCount::default();
-    let mut words = ErrorCount::default();
-    let mut confusions: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let mut lines = Vec::new();
-    for (s, r) in refs.iter().zip(&results) {
-        let c = char_errors(&r.text, &s.text);
-        chars = chars + c;
-        words = words + word_errors(&r.text, &s.text);
-        for (a, b) in char_confusions(&r.text, &s.text) {
-            let show = |c: Option<char>| c.map_or("∅".to_string(), |c| c.to_string());
-            *confusions.entry((show(a), show(b))).or_default() += 1;
-        }
-        lines.push(Line {
-            image: s.image.display().to_string(),
-            reference: s.text.clone(),
-            hypothesis: r.text.clone(),
-            cer: c.rate(),
-            confidence: r.confidence,
-        });
-    }
-    lines.sort_by(|a, b| b.cer.total_cmp(&a.cer));
-    lines.truncate(args.worst);
-    let mut confusions: Vec<(String, String, usize)> = confusions
-        .into_iter()
-        .map(|((a, b), n)| (a, b, n))
-        .collect();
-    confusions.sort_by_key(|c| std::cmp::Reverse(c.2));
-    confusions.truncate(15);
+    let Scores {
+        chars,
+        words,
+        worst: lines,
+        confusions,
+    } = score(&refs, &results, args.worst);
     let report = Report {
         model: name,
         decoding: decoding(&recognizer, &args),
@@ -158,6 +131,53 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Error counts over a set, its worst lines and its most frequent confusions.
+struct Scores {
+    chars: ErrorCount,
+    words: ErrorCount,
+    worst: Vec<Line>,
+    confusions: Vec<(String, String, usize)>,
+}
+
+/// Scores `results` against the references: totals, the `worst` lines by CER and the 15 most
+/// frequent character confusions.
+fn score(refs: &[SampleRef], results: &[Hypothesis], worst: usize) -> Scores {
+    let mut chars = ErrorCount::default();
+    let mut words = ErrorCount::default();
+    let mut confusions: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut lines = Vec::new();
+    for (s, r) in refs.iter().zip(results) {
+        let c = char_errors(&r.text, &s.text);
+        chars = chars + c;
+        words = words + word_errors(&r.text, &s.text);
+        for (a, b) in char_confusions(&r.text, &s.text) {
+            let show = |c: Option<char>| c.map_or("∅".to_string(), |c| c.to_string());
+            *confusions.entry((show(a), show(b))).or_default() += 1;
+        }
+        lines.push(Line {
+            image: s.image.display().to_string(),
+            reference: s.text.clone(),
+            hypothesis: r.text.clone(),
+            cer: c.rate(),
+            confidence: r.confidence,
+        });
+    }
+    lines.sort_by(|a, b| b.cer.total_cmp(&a.cer));
+    lines.truncate(worst);
+    let mut confusions: Vec<(String, String, usize)> = confusions
+        .into_iter()
+        .map(|((a, b), n)| (a, b, n))
+        .collect();
+    confusions.sort_by_key(|c| std::cmp::Reverse(c.2));
+    confusions.truncate(15);
+    Scores {
+        chars,
+        words,
+        worst: lines,
+        confusions,
+    }
 }
 
 fn decoding(recognizer: &Recognizer, args: &EvalArgs) -> String {

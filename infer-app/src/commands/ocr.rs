@@ -10,15 +10,15 @@ use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use text_recognizer::Recognizer;
-use text_recognizer::image::open_image_pages;
 use text_recognizer::image::profile::InputSummary;
+use text_recognizer::image::{Layout, open_image_pages};
 use text_recognizer::layout::{PagePlan, plan_page};
+use text_recognizer::{LayoutMode, Recognizer};
 
 use crate::cli::{GlobalArgs, OcrArgs};
 use crate::inputs::InputFile;
 use crate::monitor::store::{InputStats, Prediction};
-use crate::output::{FileResult, SinkOptions};
+use crate::output::{FileResult, Sink, SinkOptions};
 use crate::progress::Progress;
 
 /// A decoded, segmented file: its pages' plans, the milliseconds that took, and (with
@@ -60,26 +60,18 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             .num_threads(jobs.max(1))
             .build_global()?;
     }
-    let staged = crate::model::load_with(args.model.as_ref(), global)?;
-    let model_name = staged.manifest.name.clone();
-    // The prediction log's model version: a content hash of the model file.
-    let model_version = match &args.log {
-        Some(_) => Some(crate::monitor::store::sha256_hex(&staged.to_bytes()?)[..12].to_string()),
-        None => None,
-    };
-    let recognizer =
-        Recognizer::from_staged(staged, global.device.device()?)?.with_batch_size(args.batch_size);
-    let recognizer = match args.beam {
-        Some(beam) => recognizer.with_beam(beam),
-        None => recognizer,
-    };
-    let mode = args.layout;
+    let (recognizer, version) =
+        crate::model::recognizer(args.model.as_ref(), global, args.batch_size, args.beam)?;
+    let model = (recognizer.manifest().name.clone(), Some(version));
 
     let expanded = crate::inputs::expand(&args.inputs, args.recursive);
     for p in &expanded.skipped {
         eprintln!("note: {} is not an image; skipped", p.display());
     }
-    let mut failures = expanded.failures;
+    let mut tally = Tally {
+        failures: expanded.failures,
+        ..Tally::default()
+    };
     let mut files = expanded.files;
     let found = files.len();
     if let Some(shard) = args.shard {
@@ -91,138 +83,204 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         output: args.output.clone(),
         skip_existing: args.skip_existing,
         several: files.len() > 1 || args.inputs.len() > 1,
-        model: model_name,
+        model: model.0.clone(),
     })?;
     let before = files.len();
     if args.skip_existing {
         files.retain(|f| !sink.exists(f));
     }
     let existing = before - files.len();
-
-    let start = Instant::now();
-    let mut progress = Progress::new(files.len(), args.log_every);
-    let (mut read, mut pages, mut lines) = (0usize, 0usize, 0usize);
-    let layout = recognizer.preprocess().layout;
-    let chunk = (2 * args.batch_size).max(8);
-    let (tx, rx) = sync_channel::<Vec<Decoded>>(1);
     let log = args
         .log
         .as_deref()
         .map(crate::monitor::store::Store::open)
         .transpose()?;
-    let logging = log.is_some();
-    let model_name = (recognizer.manifest().name.clone(), model_version);
-    std::thread::scope(|scope| -> anyhow::Result<()> {
+
+    let start = Instant::now();
+    let mut progress = Progress::new(files.len(), args.log_every);
+    let layout = recognizer.preprocess().layout;
+    let (mode, logging) = (args.layout, log.is_some());
+    let chunk = (2 * args.batch_size).max(8);
+    let (tx, rx) = sync_channel::<Vec<Decoded>>(1);
+    std::thread::scope(|scope| {
         let files = &files;
+        // Decoding and segmentation of the next chunk overlap the network's reading of this one.
         scope.spawn(move || {
             for part in files.chunks(chunk) {
-                let decoded: Vec<Decoded> = part
-                    .par_iter()
-                    .map(|f| {
-                        let t = Instant::now();
-                        let plans = open_image_pages(&f.path).map(|images| {
-                            let logged = logging.then(|| {
-                                let bytes = std::fs::read(&f.path).unwrap_or_default();
-                                let pages = images.iter().map(InputSummary::of).collect();
-                                (crate::monitor::store::sha256_hex(&bytes), pages)
-                            });
-                            let plans: Vec<PagePlan> = images
-                                .into_iter()
-                                .map(|img| plan_page(img, mode, &layout))
-                                .collect();
-                            (plans, t.elapsed().as_secs_f64() * 1e3, logged)
-                        });
-                        (f.clone(), plans.map_err(|e| e.to_string()))
-                    })
-                    .collect();
-                if tx.send(decoded).is_err() {
+                if tx.send(decode_chunk(part, mode, &layout, logging)).is_err() {
                     break;
                 }
             }
         });
         for decoded in rx {
             let n = decoded.len();
-            let mut ok = Vec::with_capacity(n);
-            let mut rows = Vec::new();
-            for (file, result) in decoded {
-                match result {
-                    Ok((plans, ms, logged)) => ok.push((file, plans, ms, logged)),
-                    Err(e) => {
-                        if logging {
-                            rows.push(log_row(&file, 0, &model_name, 0.0, 422, Some(e.clone())));
-                        }
-                        failures.push(e);
-                    }
-                }
-            }
-            let failed = n - ok.len();
-            let counts: Vec<(usize, usize)> = ok
-                .iter()
-                .map(|(_, plans, _, _)| {
-                    (
-                        plans.len(),
-                        plans.iter().map(|p| p.lines.len()).sum::<usize>(),
-                    )
-                })
-                .collect();
-            let chunk_lines: usize = counts.iter().map(|c| c.1).sum();
-            let all: Vec<PagePlan> = ok.iter_mut().flat_map(|(_, p, _, _)| p.drain(..)).collect();
-            let t = Instant::now();
-            let mut texts = recognizer.read_plans(all).into_iter();
-            let net_ms = t.elapsed().as_secs_f64() * 1e3;
-            let mut write_failures = 0;
-            for ((file, _, decode_ms, logged), (n_pages, n_lines)) in ok.into_iter().zip(counts) {
-                let share = net_ms * n_lines as f64 / chunk_lines.max(1) as f64;
-                let result = FileResult {
-                    input: file,
-                    pages: texts.by_ref().take(n_pages).collect(),
-                    elapsed_ms: decode_ms + share,
-                };
-                if let Some((sha, summaries)) = logged {
-                    let ms = result.elapsed_ms / n_pages.max(1) as f64;
-                    for (i, (page, s)) in result.pages.iter().zip(summaries).enumerate() {
-                        let mut row = log_row(&result.input, i + 1, &model_name, ms, 200, None);
-                        row.image_sha256 = Some(sha.clone());
-                        row.input = Some(InputStats {
-                            width: s.width,
-                            height: s.height,
-                            mean_intensity: f64::from(s.mean_intensity),
-                            dark_ink: s.dark_ink,
-                        });
-                        row.lines = page.lines.len();
-                        row.pred_chars = page.text().chars().count();
-                        row.confidence = Some(page.confidence());
-                        rows.push(row);
-                    }
-                }
-                match sink.write(&result) {
-                    Ok(()) => {
-                        read += 1;
-                        pages += n_pages;
-                        lines += n_lines;
-                    }
-                    Err(e) => {
-                        write_failures += 1;
-                        failures.push(format!("{}: {e:#}", result.input.path.display()));
-                    }
-                }
-            }
+            let failed_before = tally.failures.len();
+            let rows = read_chunk(
+                decoded,
+                &recognizer,
+                sink.as_mut(),
+                &model,
+                logging,
+                &mut tally,
+            );
             if let Some(store) = &log
                 && let Err(e) = store.insert_predictions(&rows, &[])
             {
                 eprintln!("warning: --log: {e:#}");
             }
-            progress.advance(n, failed + write_failures);
+            progress.advance(n, tally.failures.len() - failed_before);
         }
-        Ok(())
-    })?;
+    });
     sink.finish()?;
     progress.finish();
+    Ok(summarize(
+        &tally,
+        start.elapsed().as_secs_f64(),
+        existing,
+        other_shards,
+    ))
+}
 
-    let secs = start.elapsed().as_secs_f64();
+/// What a run has read so far, and what failed (`path: reason`).
+#[derive(Default)]
+struct Tally {
+    read: usize,
+    pages: usize,
+    lines: usize,
+    failures: Vec<String>,
+}
+
+/// Decodes and segments a chunk of files on all cores; with `logging`, also hashes each file
+/// and summarises its pages for the prediction log.
+fn decode_chunk(
+    part: &[InputFile],
+    mode: LayoutMode,
+    layout: &Layout,
+    logging: bool,
+) -> Vec<Decoded> {
+    part.par_iter()
+        .map(|f| {
+            let t = Instant::now();
+            let plans = open_image_pages(&f.path).map(|images| {
+                let logged = logging.then(|| {
+                    let bytes = std::fs::read(&f.path).unwrap_or_default();
+                    let pages = images.iter().map(InputSummary::of).collect();
+                    (crate::monitor::store::sha256_hex(&bytes), pages)
+                });
+                let plans: Vec<PagePlan> = images
+                    .into_iter()
+                    .map(|img| plan_page(img, mode, layout))
+                    .collect();
+                (plans, t.elapsed().as_secs_f64() * 1e3, logged)
+            });
+            (f.clone(), plans.map_err(|e| e.to_string()))
+        })
+        .collect()
+}
+
+/// Reads the lines of a decoded chunk in shared batches and writes each file's result; returns
+/// the prediction-log rows (empty without `logging`).
+fn read_chunk(
+    decoded: Vec<Decoded>,
+    recognizer: &Recognizer,
+    sink: &mut dyn Sink,
+    model: &(String, Option<String>),
+    logging: bool,
+    tally: &mut Tally,
+) -> Vec<Prediction> {
+    let mut ok = Vec::with_capacity(decoded.len());
+    let mut rows = Vec::new();
+    for (file, result) in decoded {
+        match result {
+            Ok((plans, ms, logged)) => ok.push((file, plans, ms, logged)),
+            Err(e) => {
+                if logging {
+                    rows.push(log_row(&file, 0, model, 0.0, 422, Some(e.clone())));
+                }
+                tally.failures.push(e);
+            }
+        }
+    }
+    let counts: Vec<(usize, usize)> = ok
+        .iter()
+        .map(|(_, plans, _, _)| {
+            (
+                plans.len(),
+                plans.iter().map(|p| p.lines.len()).sum::<usize>(),
+            )
+        })
+        .collect();
+    let chunk_lines: usize = counts.iter().map(|c| c.1).sum();
+    let all: Vec<PagePlan> = ok.iter_mut().flat_map(|(_, p, _, _)| p.drain(..)).collect();
+    let t = Instant::now();
+    let mut texts = recognizer.read_plans(all).into_iter();
+    let net_ms = t.elapsed().as_secs_f64() * 1e3;
+    for ((file, _, decode_ms, logged), (n_pages, n_lines)) in ok.into_iter().zip(counts) {
+        // Each file is charged its share of the batched network time, by lines.
+        let share = net_ms * n_lines as f64 / chunk_lines.max(1) as f64;
+        let result = FileResult {
+            input: file,
+            pages: texts.by_ref().take(n_pages).collect(),
+            elapsed_ms: decode_ms + share,
+        };
+        if let Some((sha, summaries)) = logged {
+            rows.extend(page_rows(&result, &sha, summaries, model));
+        }
+        match sink.write(&result) {
+            Ok(()) => {
+                tally.read += 1;
+                tally.pages += n_pages;
+                tally.lines += n_lines;
+            }
+            Err(e) => tally
+                .failures
+                .push(format!("{}: {e:#}", result.input.path.display())),
+        }
+    }
+    rows
+}
+
+/// One prediction-log row per page of a file that was read.
+fn page_rows(
+    result: &FileResult,
+    sha: &str,
+    summaries: Vec<InputSummary>,
+    model: &(String, Option<String>),
+) -> Vec<Prediction> {
+    let ms = result.elapsed_ms / result.pages.len().max(1) as f64;
+    result
+        .pages
+        .iter()
+        .zip(summaries)
+        .enumerate()
+        .map(|(i, (page, s))| {
+            let mut row = log_row(&result.input, i + 1, model, ms, 200, None);
+            row.image_sha256 = Some(sha.to_string());
+            row.input = Some(InputStats {
+                width: s.width,
+                height: s.height,
+                mean_intensity: f64::from(s.mean_intensity),
+                dark_ink: s.dark_ink,
+            });
+            row.lines = page.lines.len();
+            row.pred_chars = page.text().chars().count();
+            row.confidence = Some(page.confidence());
+            row
+        })
+        .collect()
+}
+
+/// The closing summary on stderr; exit 1 when anything failed.
+fn summarize(tally: &Tally, secs: f64, existing: usize, other_shards: usize) -> ExitCode {
+    let Tally {
+        read,
+        pages,
+        lines,
+        failures,
+    } = tally;
     let mut summary = format!(
         "read {read} images ({pages} pages, {lines} lines) in {secs:.1} s ({:.2} images/s)",
-        read as f64 / secs.max(1e-9)
+        *read as f64 / secs.max(1e-9)
     );
     if existing > 0 {
         summary += &format!("; {existing} already done (--skip-existing)");
@@ -232,11 +290,11 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     }
     if failures.is_empty() {
         eprintln!("{summary}");
-        return Ok(ExitCode::SUCCESS);
+        return ExitCode::SUCCESS;
     }
     eprintln!("{summary}; {} failed:", failures.len());
-    for f in &failures {
+    for f in failures {
         eprintln!("error: {f}");
     }
-    Ok(ExitCode::from(1))
+    ExitCode::from(1)
 }

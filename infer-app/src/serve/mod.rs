@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use text_recognizer::LayoutMode;
 use text_recognizer::image::DecodeLimits;
-use text_recognizer::{LayoutMode, Recognizer};
 
 pub use routes::app;
 
@@ -113,11 +113,13 @@ impl AppState {
         let engine = match &args.backend_url {
             Some(url) => Engine::remote(url, timeout)?,
             None => {
-                let staged = crate::model::load_with(args.model.as_ref(), global)?;
-                let model = staged.manifest.name.clone();
-                let version =
-                    crate::monitor::store::sha256_hex(&staged.to_bytes()?)[..12].to_string();
-                let recognizer = Recognizer::from_staged(staged, global.device.device()?)?;
+                let (recognizer, version) = crate::model::recognizer(
+                    args.model.as_ref(),
+                    global,
+                    text_recognizer::recognizer::DEFAULT_BATCH_SIZE,
+                    None,
+                )?;
+                let model = recognizer.manifest().name.clone();
                 let model_layout = recognizer.preprocess().layout;
                 let max_pixels = (args.max_megapixels.max(0.0) * 1e6) as u64;
                 let config = BatchConfig {

@@ -35,6 +35,7 @@ use super::samples::SampleSheets;
 use super::stop::{StopReason, StopRequest};
 use super::strategy::{CheckpointEvery, Position, PreemptibleTraining, Stopped};
 use super::tracking::{self, Environment, StepLogger, TrackingOptions};
+use crate::charset::Charset;
 use crate::data::synthetic::TextCorpus;
 use crate::data::{
     DataSource, HtrBatcher, HtrDataset, LoadOptions, LoadReport, Loaded, MixtureDataset,
@@ -42,7 +43,7 @@ use crate::data::{
 };
 use crate::error::{Error, Result};
 use crate::mlflow::{self, RunIds, RunSpec, Tracker};
-use crate::model::ResnetTransformer;
+use crate::model::{Preset, ResnetTransformer};
 
 /// How to run: where, on what, and whether to continue.
 pub struct TrainOptions {
@@ -184,7 +185,120 @@ fn lr_schedule(config: &TrainingConfig, lr: f64, total: usize) -> Result<ModuleL
 
 /// Trains a model as `config` says. Returns when the last epoch ends or early stopping fires.
 pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainReport> {
-    let run = options.run_dir;
+    let run = options.run_dir.clone();
+    check_options(&options, &run)?;
+    let (data, train_ds, valid_ds) = load_data(config, &options, &run)?;
+    let plan = Plan::new(config, &options, &run, data.epoch_len)?;
+    // The data of a resumed run continue where they stopped (seeded by epoch and index).
+    train_ds.start_at(
+        plan.started_at.epoch,
+        plan.started_at.batches_done * config.batch_size,
+    );
+    let (mut environment, tracker) = record_run(config, &options, &run, &data, &plan)?;
+
+    let devices: Vec<Device> = options
+        .devices
+        .iter()
+        .map(|d| d.clone().autodiff())
+        .collect();
+    let device = devices[0].clone();
+    device.seed(config.seed);
+    let model = init_model(&data, &options, &device)?;
+    tracing::info!(
+        "model: {} parameters; {} training samples per epoch, {} validation; {} steps per epoch",
+        model.num_params(),
+        data.epoch_len,
+        data.valid_len,
+        plan.steps_per_epoch
+    );
+    let optim = AdamWConfig::new()
+        .with_weight_decay(config.optim.weight_decay)
+        .with_epsilon(1e-8)
+        .with_grad_clipping(
+            config
+                .optim
+                .grad_clip_norm
+                .map(GradientClippingConfig::Norm),
+        )
+        .init();
+    let schedule = lr_schedule(config, plan.scaled_lr, plan.total_steps)?;
+
+    let stopped = Arc::new(Mutex::new(None));
+    let training = supervised(
+        config,
+        &run,
+        (train_ds, valid_ds),
+        &data,
+        &plan,
+        &device,
+        tracker.clone(),
+        options.renderer,
+    );
+    let training = with_strategy(
+        training,
+        config,
+        &run,
+        &data,
+        &plan,
+        (devices, options.devices[0].clone()),
+        (&options.stop, options.checkpoint_every),
+        &stopped,
+    );
+    if let Some(limit) = options.time_limit {
+        // A rented GPU is paid by the hour: stop at a time budget as on SIGTERM.
+        let stop = options.stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(limit);
+            stop.request(StopReason::TimeLimit);
+        });
+    }
+    let launched = std::time::Instant::now();
+    let result = training.launch(Learner::new(model, optim, schedule));
+    if let Some(reason) = &result.interrupted {
+        tracing::warn!("training stopped early: {reason:?}");
+    }
+    if let Some(err) = result.error {
+        return Err(Error::Training(err.to_string()));
+    }
+    if let Some(e) = run.latest_checkpoint() {
+        run.prune_step_checkpoints(e * plan.batches_per_epoch)?;
+    }
+    let stopped = stopped.lock().ok().and_then(|s| *s);
+    let epochs = run.write_metrics_csv()?;
+
+    let wall = launched.elapsed().as_secs_f64();
+    let ended_at = stopped.map_or_else(
+        || Position {
+            epoch: epochs.last().map_or(plan.started_at.epoch, |m| m.epoch + 1),
+            batches_done: 0,
+        },
+        |s| s.at,
+    );
+    let trained = ended_at
+        .key(plan.batches_per_epoch)
+        .saturating_sub(plan.started_at.key(plan.batches_per_epoch))
+        * config.batch_size;
+    environment.ended = Some(mlflow::now_ms() as u64 / 1000);
+    environment.wall_seconds = Some(wall);
+    environment.samples_per_second = (wall > 0.0).then(|| trained as f64 / wall);
+    environment.write(&run.root().join("environment.ron"))?;
+
+    if let Some(tracker) = tracker {
+        finish_tracker(&tracker, &run, stopped);
+    }
+    Ok(TrainReport {
+        epochs,
+        best: run.best_checkpoint(),
+        train_data: data.train_report,
+        valid_data: data.valid_report,
+        steps_per_epoch: plan.steps_per_epoch,
+        started_at: plan.started_at,
+        stopped,
+    })
+}
+
+/// Refuses option combinations that cannot work, before anything is loaded.
+fn check_options(options: &TrainOptions, run: &RunDir) -> Result<()> {
     std::fs::create_dir_all(run.root()).map_err(|e| Error::io(run.root(), e))?;
     let n_devices = options.devices.len();
     if n_devices == 0 {
@@ -203,7 +317,33 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
             "--resume: no checkpoint in this run",
         ));
     }
+    Ok(())
+}
 
+/// A run's data, ready for the loaders, and the alphabet and preset they were encoded with.
+struct RunData {
+    preset: Preset,
+    charset: Arc<Charset>,
+    /// The validation sources as loaded (sample sheets draw from them).
+    valid_list: Vec<Loaded>,
+    /// Training samples per epoch.
+    epoch_len: usize,
+    /// Validation samples.
+    valid_len: usize,
+    train_report: LoadReport,
+    valid_report: LoadReport,
+}
+
+/// Sources as loaded, with the source each came from.
+type LoadedSources = Vec<(DataSource, Loaded)>;
+
+/// Loads the sources, settles the alphabet, and builds the training mixture and the fixed
+/// validation set.
+fn load_data(
+    config: &TrainingConfig,
+    options: &TrainOptions,
+    run: &RunDir,
+) -> Result<(RunData, MixtureDataset, HtrDataset)> {
     let load_opts = LoadOptions {
         cache_dir: config.cache_dir.clone().unwrap_or_else(default_cache_dir),
     };
@@ -226,39 +366,13 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
             loaded.push(((*s).clone(), l));
         }
     }
-    // A resumed run keeps its preset and alphabet: token ids must not move under the weights.
-    let (preset, charset) = if options.resume {
-        let info = run.read_info()?;
-        (info.preset, info.charset)
-    } else if let Some(path) = &options.init_from
-        && matches!(config.charset, CharsetSpec::FromData)
-    {
-        // Fine-tuning keeps the model's alphabet (its output layer is sized and ordered for
-        // it); characters the new data adds fall under `unknown_chars`.
-        let staged = crate::StagedModel::load(path)?;
-        (config.model.resolve()?, staged.manifest.charset)
-    } else {
-        let mut texts: Vec<&str> = train_loaded
-            .iter()
-            .chain(&valid_loaded)
-            .flat_map(|(_, l)| l.texts())
-            .collect();
-        let corpus_texts: Vec<&str> = train_corpora
-            .iter()
-            .chain(&valid_corpora)
-            .flatten()
-            .flat_map(TextCorpus::chars)
-            .collect();
-        texts.extend(corpus_texts);
-        let paragraphs = train_sources
-            .iter()
-            .chain(&valid_sources)
-            .any(|s| matches!(s, DataSource::SyntheticParagraphs { .. }));
-        if paragraphs {
-            texts.push("\n");
-        }
-        (config.model.resolve()?, config.charset.build(texts)?)
-    };
+    let (preset, charset) = choose_alphabet(
+        config,
+        options,
+        run,
+        [&train_loaded, &valid_loaded],
+        [&train_corpora, &valid_corpora],
+    )?;
     for corpus in train_corpora
         .iter_mut()
         .chain(valid_corpora.iter_mut())
@@ -289,19 +403,8 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
             }
         }
     }
-    // What the real training images look like, for drift checks where the model serves.
     if !options.resume {
-        let images: Vec<&crate::image::GrayImage> = train_loaded
-            .iter()
-            .filter_map(|(_, l)| match l {
-                Loaded::Fixed(samples, _) => Some(samples.iter().map(|(img, _)| img)),
-                _ => None,
-            })
-            .flatten()
-            .collect();
-        if !images.is_empty() {
-            run.write_input_profile(&crate::image::profile::InputProfile::of(&images))?;
-        }
+        write_input_profile(run, &train_loaded)?;
     }
     let max_tokens = preset.model.max_output_len;
     let charset = Arc::new(charset);
@@ -372,45 +475,150 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
             what: describe(&config.valid),
         });
     }
-
-    // Several devices each take one batch per optimiser step.
-    let batches_per_epoch = epoch_len.div_ceil(config.batch_size);
-    let steps_per_epoch = epoch_len
-        .div_ceil(n_devices)
-        .div_ceil(config.batch_size)
-        .div_ceil(config.optim.grad_accumulation);
-    let total_steps = (steps_per_epoch * config.epochs).max(1);
-    let start = if options.resume {
-        let info = run.read_info()?;
-        if info.steps_per_epoch != steps_per_epoch {
-            return Err(Error::config(
-                run.root().display().to_string(),
-                format!(
-                    "--resume: {steps_per_epoch} optimiser steps per epoch, the run had {} \
-                     (batch size, epoch length or device count changed)",
-                    info.steps_per_epoch
-                ),
-            ));
-        }
-        resume_point(&run, batches_per_epoch, n_devices == 1)?
-    } else {
-        Start::Fresh
+    let data = RunData {
+        preset,
+        charset,
+        valid_list,
+        epoch_len,
+        valid_len: valid_ds.items().len(),
+        train_report,
+        valid_report,
     };
-    let started_at = start.position();
-    // The data of a resumed run continue where they stopped (seeded by epoch and index).
-    train_ds.start_at(
-        started_at.epoch,
-        started_at.batches_done * config.batch_size,
-    );
-    let scaled_lr = config.optim.lr * config.optim.lr_scaling.factor(n_devices);
+    Ok((data, train_ds, valid_ds))
+}
 
+/// The preset and alphabet: a resumed run keeps its own (token ids must not move under the
+/// weights), fine-tuning keeps the base model's unless the config names one, otherwise every
+/// character of the fixed sources' texts and the synthetic sources' corpora.
+fn choose_alphabet(
+    config: &TrainingConfig,
+    options: &TrainOptions,
+    run: &RunDir,
+    loaded: [&LoadedSources; 2],
+    corpora: [&Vec<Option<TextCorpus>>; 2],
+) -> Result<(Preset, Charset)> {
+    if options.resume {
+        let info = run.read_info()?;
+        return Ok((info.preset, info.charset));
+    }
+    if let Some(path) = &options.init_from
+        && matches!(config.charset, CharsetSpec::FromData)
+    {
+        // Its output layer is sized and ordered for its alphabet; characters the new data
+        // adds fall under `unknown_chars`.
+        let staged = crate::StagedModel::load(path)?;
+        return Ok((config.model.resolve()?, staged.manifest.charset));
+    }
+    let mut texts: Vec<&str> = loaded
+        .into_iter()
+        .flatten()
+        .flat_map(|(_, l)| l.texts())
+        .collect();
+    texts.extend(
+        corpora
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(TextCorpus::chars),
+    );
+    let paragraphs = config
+        .train
+        .iter()
+        .map(|c| &c.source)
+        .chain(&config.valid)
+        .any(|s| matches!(s, DataSource::SyntheticParagraphs { .. }));
+    if paragraphs {
+        texts.push("\n");
+    }
+    Ok((config.model.resolve()?, config.charset.build(texts)?))
+}
+
+/// What the real training images look like, for drift checks where the model serves.
+fn write_input_profile(run: &RunDir, train_loaded: &LoadedSources) -> Result<()> {
+    let images: Vec<&crate::image::GrayImage> = train_loaded
+        .iter()
+        .filter_map(|(_, l)| match l {
+            Loaded::Fixed(samples, _) => Some(samples.iter().map(|(img, _)| img)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    if images.is_empty() {
+        return Ok(());
+    }
+    run.write_input_profile(&crate::image::profile::InputProfile::of(&images))
+}
+
+/// Steps, learning rate and where the run starts.
+struct Plan {
+    n_devices: usize,
+    batches_per_epoch: usize,
+    steps_per_epoch: usize,
+    total_steps: usize,
+    scaled_lr: f64,
+    start: Start,
+    started_at: Position,
+}
+
+impl Plan {
+    fn new(
+        config: &TrainingConfig,
+        options: &TrainOptions,
+        run: &RunDir,
+        epoch_len: usize,
+    ) -> Result<Plan> {
+        let n_devices = options.devices.len();
+        // Several devices each take one batch per optimiser step.
+        let batches_per_epoch = epoch_len.div_ceil(config.batch_size);
+        let steps_per_epoch = epoch_len
+            .div_ceil(n_devices)
+            .div_ceil(config.batch_size)
+            .div_ceil(config.optim.grad_accumulation);
+        let start = if options.resume {
+            let info = run.read_info()?;
+            if info.steps_per_epoch != steps_per_epoch {
+                return Err(Error::config(
+                    run.root().display().to_string(),
+                    format!(
+                        "--resume: {steps_per_epoch} optimiser steps per epoch, the run had {} \
+                         (batch size, epoch length or device count changed)",
+                        info.steps_per_epoch
+                    ),
+                ));
+            }
+            resume_point(run, batches_per_epoch, n_devices == 1)?
+        } else {
+            Start::Fresh
+        };
+        Ok(Plan {
+            n_devices,
+            batches_per_epoch,
+            steps_per_epoch,
+            total_steps: (steps_per_epoch * config.epochs).max(1),
+            scaled_lr: config.optim.lr * config.optim.lr_scaling.factor(n_devices),
+            started_at: start.position(),
+            start,
+        })
+    }
+}
+
+/// Writes the run's config, info and environment, and starts MLflow tracking when asked.
+fn record_run(
+    config: &TrainingConfig,
+    options: &TrainOptions,
+    run: &RunDir,
+    data: &RunData,
+    plan: &Plan,
+) -> Result<(Environment, Option<Arc<Tracker>>)> {
+    let n_devices = plan.n_devices;
+    let effective_batch = config.batch_size * config.optim.grad_accumulation * n_devices;
     std::fs::write(run.config_path(), config.to_ron())
         .map_err(|e| Error::io(run.config_path(), e))?;
     run.write_info(&RunInfo {
-        preset: preset.clone(),
-        charset: (*charset).clone(),
-        train_samples: epoch_len,
-        valid_samples: valid_ds.items().len(),
+        preset: data.preset.clone(),
+        charset: (*data.charset).clone(),
+        train_samples: data.epoch_len,
+        valid_samples: data.valid_len,
         data: config
             .train
             .iter()
@@ -422,11 +630,11 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
                     .map(|s| format!("valid: {}", s.describe())),
             )
             .collect(),
-        steps_per_epoch,
+        steps_per_epoch: plan.steps_per_epoch,
         git_commit: git_commit(),
         devices: n_devices,
-        effective_batch: config.batch_size * config.optim.grad_accumulation * n_devices,
-        peak_lr: scaled_lr,
+        effective_batch,
+        peak_lr: plan.scaled_lr,
         parent: if options.resume {
             run.read_info().ok().and_then(|i| i.parent)
         } else {
@@ -434,74 +642,85 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         },
     })?;
 
-    let mut environment = Environment::detect(&options.device_label);
+    let environment = Environment::detect(&options.device_label);
     environment.write(&run.root().join("environment.ron"))?;
     let tracker = options.tracking.as_ref().map(|t| {
         let mut params = Vec::new();
         if let Ok(v) = serde_json::to_value(config) {
             tracking::flatten("config", &v, &mut params);
         }
-        if let Ok(v) = serde_json::to_value(&preset) {
+        if let Ok(v) = serde_json::to_value(&data.preset) {
             tracking::flatten("preset", &v, &mut params);
         }
         params.extend([
             ("devices".to_string(), n_devices.to_string()),
+            ("effective_batch".to_string(), effective_batch.to_string()),
+            ("peak_lr".to_string(), plan.scaled_lr.to_string()),
             (
-                "effective_batch".to_string(),
-                (config.batch_size * config.optim.grad_accumulation * n_devices).to_string(),
+                "steps_per_epoch".to_string(),
+                plan.steps_per_epoch.to_string(),
             ),
-            ("peak_lr".to_string(), scaled_lr.to_string()),
-            ("steps_per_epoch".to_string(), steps_per_epoch.to_string()),
-            ("train_samples_per_epoch".to_string(), epoch_len.to_string()),
-            ("vocab_size".to_string(), charset.vocab_size().to_string()),
+            (
+                "train_samples_per_epoch".to_string(),
+                data.epoch_len.to_string(),
+            ),
+            (
+                "vocab_size".to_string(),
+                data.charset.vocab_size().to_string(),
+            ),
         ]);
         if let Some(p) = &options.parent {
             params.push(("parent".to_string(), p.clone()));
         }
-        start_tracker(t, &run, options.resume, params, environment.tags())
+        start_tracker(t, run, options.resume, params, environment.tags())
     });
-    let devices: Vec<Device> = options
-        .devices
-        .iter()
-        .map(|d| d.clone().autodiff())
-        .collect();
-    let device = devices[0].clone();
-    device.seed(config.seed);
-    let mut model = preset.model.init(charset.vocab_size(), &device);
-    if let Some(path) = &options.init_from
-        && !options.resume
-    {
-        let staged = crate::StagedModel::load(path)?;
-        if staged.manifest.charset != *charset
-            || !staged.manifest.preset.model.same_weights_as(&preset.model)
-        {
-            return Err(Error::config(
-                path.display().to_string(),
-                "--init-from: the model's architecture or alphabet differs from this config's",
-            ));
-        }
-        // The staged model's own architecture takes its weights; a CTC head this config adds
-        // starts fresh (hybrid fine-tuning of a model trained without one).
-        let base = staged
-            .manifest
-            .preset
-            .model
-            .init(charset.vocab_size(), &device);
-        model =
-            staged
-                .load_into(base)?
-                .with_settings_of(&preset.model, charset.vocab_size(), &device);
-        tracing::info!("initialised from {}", path.display());
-    }
-    tracing::info!(
-        "model: {} parameters; {} training samples per epoch, {} validation; {} steps per epoch",
-        model.num_params(),
-        epoch_len,
-        valid_ds.items().len(),
-        steps_per_epoch
-    );
+    Ok((environment, tracker))
+}
 
-    let batcher = HtrBatcher::new(preset.preprocess.clone());
+/// The network: fresh, or with the weights of `--init-from` (a resumed run gets its weights
+/// from its checkpoint later).
+fn init_model(
+    data: &RunData,
+    options: &TrainOptions,
+    device: &Device,
+) -> Result<ResnetTransformer> {
+    let (preset, vocab) = (&data.preset, data.charset.vocab_size());
+    let model = preset.model.init(vocab, device);
+    let Some(path) = options.init_from.as_ref().filter(|_| !options.resume) else {
+        return Ok(model);
+    };
+    let staged = crate::StagedModel::load(path)?;
+    if staged.manifest.charset != *data.charset
+        || !staged.manifest.preset.model.same_weights_as(&preset.model)
+    {
+        return Err(Error::config(
+            path.display().to_string(),
+            "--init-from: the model's architecture or alphabet differs from this config's",
+        ));
+    }
+    // The staged model's own architecture takes its weights; a CTC head this config adds
+    // starts fresh (hybrid fine-tuning of a model trained without one).
+    let base = staged.manifest.preset.model.init(vocab, device);
+    let model = staged
+        .load_into(base)?
+        .with_settings_of(&preset.model, vocab, device);
+    tracing::info!("initialised from {}", path.display());
+    Ok(model)
+}
+
+/// burn's supervised loop with our loaders, metrics, checkpointing, early stopping and logs.
+#[allow(clippy::too_many_arguments)]
+fn supervised(
+    config: &TrainingConfig,
+    run: &RunDir,
+    (train_ds, valid_ds): (MixtureDataset, HtrDataset),
+    data: &RunData,
+    plan: &Plan,
+    device: &Device,
+    tracker: Option<Arc<Tracker>>,
+    renderer: Box<dyn MetricsRenderer>,
+) -> SupervisedTraining<ResnetTransformer> {
+    let batcher = HtrBatcher::new(data.preset.preprocess.clone());
     // No shuffle: each index is already a random draw, and a resumed run can skip a prefix.
     let train_loader = DataLoaderBuilder::new(batcher.clone())
         .batch_size(config.batch_size)
@@ -514,30 +733,17 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         .set_device(device.clone())
         .build(valid_ds);
 
-    let optim = AdamWConfig::new()
-        .with_weight_decay(config.optim.weight_decay)
-        .with_epsilon(1e-8)
-        .with_grad_clipping(
-            config
-                .optim
-                .grad_clip_norm
-                .map(GradientClippingConfig::Norm),
-        )
-        .init();
-    let schedule = lr_schedule(config, scaled_lr, total_steps)?;
-
-    let cer = TextErrorMetric::new(ErrorKind::Cer, charset.clone());
-    let first_epoch = started_at.epoch;
+    let cer = TextErrorMetric::new(ErrorKind::Cer, data.charset.clone());
     let mut training = SupervisedTraining::new(run.root(), train_loader, valid_loader)
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())
         .metric_train_numeric(LearningRateMetric::new())
         .metric_valid_numeric(cer.clone().with_samples(
             run.samples_dir(),
-            first_epoch,
+            plan.started_at.epoch,
             config.log_samples,
         ))
-        .metric_valid_numeric(TextErrorMetric::new(ErrorKind::Wer, charset.clone()))
+        .metric_valid_numeric(TextErrorMetric::new(ErrorKind::Wer, data.charset.clone()))
         .with_custom_checkpointers(
             AtomicFileCheckpointer::new(run.root().join("checkpoint"), "model"),
             AtomicFileCheckpointer::new(run.root().join("checkpoint"), "optim"),
@@ -558,11 +764,11 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
         .with_metric_logger(FileMetricLogger::new(run.root()))
         .with_metric_logger(StepLogger::new(
             run.root().join("steps.csv"),
-            tracker.clone(),
-            batches_per_epoch,
-            started_at,
+            tracker,
+            plan.batches_per_epoch,
+            plan.started_at,
         ))
-        .renderer(options.renderer)
+        .renderer(renderer)
         .num_epochs(config.epochs)
         .summary();
     if config.optim.grad_accumulation > 1 {
@@ -579,11 +785,11 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
     }
     // The epoch before the start is loaded by burn (and names the starting epoch in the
     // progress display); a mid-epoch checkpoint is loaded over it by the loop.
-    let before = started_at.epoch - 1;
+    let before = plan.started_at.epoch - 1;
     if before > 0 && run.checkpoints().contains(&before) {
         training = training.checkpoint(before);
     }
-    match start {
+    match plan.start {
         Start::Fresh => {}
         Start::AfterEpoch(e) => tracing::info!("resuming {} after epoch {e}", run.root().display()),
         Start::Within(p) => tracing::info!(
@@ -593,24 +799,31 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
             p.batches_done
         ),
     }
+    training
+}
 
-    if let Some(limit) = options.time_limit {
-        // A rented GPU is paid by the hour: stop at a time budget as on SIGTERM.
-        let stop = options.stop.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(limit);
-            stop.request(StopReason::TimeLimit);
-        });
-    }
-    let stopped = Arc::new(Mutex::new(None));
-    if n_devices == 1 {
-        training = training.with_training_strategy(TrainingStrategy::Custom(Arc::new(
+/// One device: our preemptible loop (mid-epoch checkpoints, clean stops, sample sheets).
+/// Several: burn's data-parallel loop, stopped between epochs on request.
+#[allow(clippy::too_many_arguments)]
+fn with_strategy(
+    training: SupervisedTraining<ResnetTransformer>,
+    config: &TrainingConfig,
+    run: &RunDir,
+    data: &RunData,
+    plan: &Plan,
+    (devices, sheets_device): (Vec<Device>, Device),
+    (stop, every): (&StopRequest, Option<CheckpointEvery>),
+    stopped: &Arc<Mutex<Option<Stopped>>>,
+) -> SupervisedTraining<ResnetTransformer> {
+    if devices.len() == 1 {
+        let device = devices[0].clone();
+        return training.with_training_strategy(TrainingStrategy::Custom(Arc::new(
             PreemptibleTraining {
                 step_dir: run.step_dir(),
                 batch_size: config.batch_size,
-                every: options.checkpoint_every,
-                stop: options.stop.clone(),
-                resume_from: match start {
+                every,
+                stop: stop.clone(),
+                resume_from: match plan.start {
                     Start::Within(p) => Some(p),
                     _ => None,
                 },
@@ -618,11 +831,11 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
                 device: device.clone(),
                 seed: config.seed,
                 after_validation: SampleSheets::new(
-                    &valid_list,
+                    &data.valid_list,
                     config.log_samples,
-                    &preset,
-                    &charset,
-                    options.devices[0].clone(),
+                    &data.preset,
+                    &data.charset,
+                    sheets_device,
                     run.samples_dir(),
                 )
                 .map(|sheets| -> super::strategy::AfterValidation {
@@ -634,79 +847,34 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
                 }),
             },
         )));
-    } else {
-        training = training.with_training_strategy(TrainingStrategy::Default(
-            ExecutionStrategy::MultiDevice(devices, MultiDeviceOptim::OptimMainDevice),
-        ));
-        // burn's data-parallel loop has no mid-epoch checkpoint: a stop ends the run at once
-        // and the epoch in progress is trained again on resume.
-        let interrupter = training.interrupter();
-        let stop = options.stop.clone();
-        let record = stopped.clone();
-        let run = run.clone();
-        std::thread::spawn(move || {
-            loop {
-                if let Some(reason) = stop.requested() {
-                    let epoch = run.latest_checkpoint().unwrap_or(0) + 1;
-                    if let Ok(mut r) = record.lock() {
-                        *r = Some(Stopped {
-                            reason,
-                            at: Position {
-                                epoch,
-                                batches_done: 0,
-                            },
-                        });
-                    }
-                    interrupter.stop(Some(&reason.to_string()));
-                    return;
+    }
+    let training = training.with_training_strategy(TrainingStrategy::Default(
+        ExecutionStrategy::MultiDevice(devices, MultiDeviceOptim::OptimMainDevice),
+    ));
+    // burn's data-parallel loop has no mid-epoch checkpoint: a stop ends the run at once
+    // and the epoch in progress is trained again on resume.
+    let interrupter = training.interrupter();
+    let (stop, record, run) = (stop.clone(), stopped.clone(), run.clone());
+    std::thread::spawn(move || {
+        loop {
+            if let Some(reason) = stop.requested() {
+                let epoch = run.latest_checkpoint().unwrap_or(0) + 1;
+                if let Ok(mut r) = record.lock() {
+                    *r = Some(Stopped {
+                        reason,
+                        at: Position {
+                            epoch,
+                            batches_done: 0,
+                        },
+                    });
                 }
-                std::thread::sleep(Duration::from_millis(100));
+                interrupter.stop(Some(&reason.to_string()));
+                return;
             }
-        });
-    }
-    let launched = std::time::Instant::now();
-    let result = training.launch(Learner::new(model, optim, schedule));
-    if let Some(reason) = &result.interrupted {
-        tracing::warn!("training stopped early: {reason:?}");
-    }
-    if let Some(err) = result.error {
-        return Err(Error::Training(err.to_string()));
-    }
-    if let Some(e) = run.latest_checkpoint() {
-        run.prune_step_checkpoints(e * batches_per_epoch)?;
-    }
-    let stopped = stopped.lock().ok().and_then(|s| *s);
-    let epochs = run.write_metrics_csv()?;
-
-    let wall = launched.elapsed().as_secs_f64();
-    let ended_at = stopped.map_or_else(
-        || Position {
-            epoch: epochs.last().map_or(started_at.epoch, |m| m.epoch + 1),
-            batches_done: 0,
-        },
-        |s| s.at,
-    );
-    let trained = ended_at
-        .key(batches_per_epoch)
-        .saturating_sub(started_at.key(batches_per_epoch))
-        * config.batch_size;
-    environment.ended = Some(mlflow::now_ms() as u64 / 1000);
-    environment.wall_seconds = Some(wall);
-    environment.samples_per_second = (wall > 0.0).then(|| trained as f64 / wall);
-    environment.write(&run.root().join("environment.ron"))?;
-
-    if let Some(tracker) = tracker {
-        finish_tracker(&tracker, &run, stopped);
-    }
-    Ok(TrainReport {
-        epochs,
-        best: run.best_checkpoint(),
-        train_data: train_report,
-        valid_data: valid_report,
-        steps_per_epoch,
-        started_at,
-        stopped,
-    })
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    training
 }
 
 /// Starts logging to MLflow: a new run, or the one a resumed run logged to (its id is kept in
