@@ -1,4 +1,7 @@
 //! `infer-app`: read handwriting from images with a staged model.
+// The `///` comments of the CLI types are `--help` text (`wgpu[:N]`, `<config>`), not
+// intra-doc links or HTML.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 mod cli;
 mod commands;

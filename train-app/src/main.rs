@@ -1,4 +1,7 @@
 //! `train-app`: train a handwriting recognizer and stage it for inference.
+// The `///` comments of the CLI types are `--help` text (`wgpu[:N]`, `<config>`), not
+// intra-doc links or HTML.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 mod chart;
 mod cli;

@@ -1,4 +1,4 @@
-//! The HTTP service behind `infer-app serve` and `infer-app lambda`: one axum [`Router`]
+//! The HTTP service behind `infer-app serve` and `infer-app lambda`: one axum [`Router`](axum::Router)
 //! (tested without a socket), the page served from the binary, micro-batched recognition on a
 //! thread of its own, the SQLite record (every prediction, feedback; see [`crate::monitor`]),
 //! Prometheus metrics and input limits.
