@@ -43,6 +43,21 @@ struct Report {
     images_per_second: f64,
     worst: Vec<Line>,
     confusions: Vec<(String, String, usize)>,
+    /// How the images were split into lines, when the references have several.
+    segmentation: Option<Segmentation>,
+}
+
+/// Lines found against the lines of the references.
+#[derive(Serialize)]
+struct Segmentation {
+    /// Images split into as many lines as their reference has.
+    right_count: usize,
+    /// Images scored.
+    images: usize,
+    /// Lines found in all.
+    lines_found: usize,
+    /// Non-empty lines in the references.
+    lines_in_references: usize,
 }
 
 #[derive(Serialize)]
@@ -84,10 +99,11 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         None => images,
     };
     let start = Instant::now();
-    let plans = images
+    let plans: Vec<_> = images
         .into_iter()
         .map(|img| recognizer.plan(img, args.layout))
         .collect();
+    let segmentation = segmentation(&refs, plans.iter().map(|p| p.lines.len()));
     let results: Vec<Hypothesis> = recognizer
         .read_plans(plans)
         .into_iter()
@@ -120,6 +136,7 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         images_per_second: results.len() as f64 / seconds.max(1e-9),
         worst: lines,
         confusions,
+        segmentation,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -178,6 +195,25 @@ fn score(refs: &[SampleRef], results: &[Hypothesis], worst: usize) -> Scores {
         worst: lines,
         confusions,
     }
+}
+
+/// Lines found per image against the references' lines; `None` when no reference has more
+/// than one line (line images: nothing to split).
+fn segmentation(refs: &[SampleRef], found: impl Iterator<Item = usize>) -> Option<Segmentation> {
+    let wanted: Vec<usize> = refs
+        .iter()
+        .map(|r| r.text.lines().filter(|l| !l.trim().is_empty()).count())
+        .collect();
+    if wanted.iter().all(|&n| n <= 1) {
+        return None;
+    }
+    let found: Vec<usize> = found.collect();
+    Some(Segmentation {
+        right_count: wanted.iter().zip(&found).filter(|(w, f)| w == f).count(),
+        images: wanted.len(),
+        lines_found: found.iter().sum(),
+        lines_in_references: wanted.iter().sum(),
+    })
 }
 
 fn decoding(recognizer: &Recognizer, args: &EvalArgs) -> String {
@@ -268,6 +304,12 @@ fn print_report(r: &Report) {
         r.cer, r.char_errors.edits, r.char_errors.reference_len, r.wer
     );
     println!("{:.2} s, {:.1} images/s", r.seconds, r.images_per_second);
+    if let Some(s) = &r.segmentation {
+        println!(
+            "segmentation: the right number of lines in {} of {} images ({} lines found, {} in the references)",
+            s.right_count, s.images, s.lines_found, s.lines_in_references
+        );
+    }
     println!("\nworst lines:");
     for l in &r.worst {
         println!(

@@ -10,5 +10,6 @@ pub mod variants;
 
 pub use ::image::{GrayImage, Luma};
 pub use load::{DecodeLimits, decode_image, decode_image_within, open_image, open_image_pages};
+pub(crate) use polarity::median_level;
 pub use polarity::{InkPolarity, ink_is_dark};
 pub use preprocess::{Layout, Prepared, PreprocessConfig};

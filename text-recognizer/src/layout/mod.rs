@@ -7,6 +7,7 @@
 
 mod plan;
 mod segment;
+mod strokes;
 
 pub use plan::{LayoutMode, PagePlan, PlannedLine, plan_page};
 pub use segment::{LineBox, segment_lines};

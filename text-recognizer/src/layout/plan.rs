@@ -89,11 +89,10 @@ pub fn plan_page(img: GrayImage, mode: LayoutMode, model_layout: &Layout) -> Pag
     if matches!(model_layout, Layout::Paragraph { .. }) || mode == LayoutMode::Line {
         return whole(img);
     }
-    let mut found = segment_with_ink(&img);
+    // Slivers (strokes hanging off a neighbouring line, specks) are no boxes already; a faint
+    // line is kept however little ink it holds next to bold ones.
+    let found = segment_with_ink(&img);
     let total: u64 = found.iter().map(|(_, ink)| ink).sum();
-    // Slivers (a few strokes of a neighbouring line, a speck) are not lines: reading them gives
-    // nonsense, so they are dropped.
-    found.retain(|(_, ink)| *ink as f32 >= MIN_LINE_SHARE * total as f32);
     let main = found.iter().map(|(_, ink)| *ink).max().unwrap_or(0);
     let wide = width as f32 >= LINE_ASPECT * height as f32;
     // Text lines are wider than high; boxes that are not are the halves of one big line or
@@ -146,8 +145,6 @@ const LINE_MARGIN: f32 = 0.3;
 pub const ONE_LINE_SHARE: f32 = 0.6;
 /// …or when it is this many times as wide as high (or fewer than two boxes found are).
 pub const LINE_ASPECT: f32 = 3.0;
-/// Segmented lines holding less than this share of the page's ink are dropped.
-const MIN_LINE_SHARE: f32 = 0.02;
 
 #[cfg(test)]
 mod tests {

@@ -6,19 +6,21 @@
 //! touch each other over their whole length (those stay one box, and the model reads a
 //! two-line crop badly). A learned segmenter (kraken's baseline model) would be the next step.
 //!
-//! Steps: local-mean binarisation with the ink polarity detected from the median; long
-//! horizontal runs (rulings) and columns inked over most of the height (scan borders) are
-//! removed; count ink pixels per row, less the
-//! level of the emptiest tenth of rows (speckle, show-through); rows above a fraction of the
-//! typical inked-row count are line cores; cores closer than a fraction of their height merge
-//! (broken strokes), tiny cores (dots, noise) are dropped; each boundary between two lines is cut
-//! at the emptiest row between their cores, so ascenders and descenders stay with their line; the
-//! box is then trimmed to the inked columns.
+//! Steps: ink by a morphological black-hat with the ink polarity detected from the median
+//! (answers to strokes, not to edges between background greys); thin long horizontal runs
+//! (rulings, underlines) and the scanner's margins are removed; count ink pixels per row, less
+//! the level of the emptiest tenth of rows (speckle, show-through); the line spacing is the
+//! period of that profile, clipped at its typical row so bold lines do not set it; line centres
+//! are the profile's maxima far enough apart with a valley between, dropping faint ones that
+//! share their rows with others (strokes hanging off a line) but keeping a faint line that
+//! stands alone between blank rows; each boundary between two lines is cut at the emptiest row
+//! between their centres, so ascenders and descenders stay with their line; the box is then
+//! trimmed to the inked columns, and boxes narrower than a quarter of the spacing are specks.
 
 use image::{GrayImage, imageops};
-use imageproc::contrast::adaptive_threshold;
 use serde::{Deserialize, Serialize};
 
+use super::strokes::black_hat;
 use crate::image::ink_is_dark;
 
 /// A line's box in image pixels.
@@ -44,9 +46,18 @@ const MIN_LINE: usize = 8;
 /// Profile peaks lower than this fraction of a strong line's are specks, stamps' edges or stray
 /// strokes, not lines.
 const MIN_PEAK: f32 = 0.15;
-/// How much darker than its neighbourhood's mean a pixel must be to count as ink (grey levels).
-const LOCAL_CONTRAST: i32 = 12;
-/// Gaps in a horizontal run of ink up to this many pixels still make one run (dashed rules).
+/// How much darker than the paper around it a pixel must be to count as ink (grey levels).
+const MIN_CONTRAST: i32 = 24;
+/// Ink stands at least this many times the upper quartile of the black-hat above the paper
+/// (three quarters of a page are paper, so the quartile measures its texture).
+const TEXTURE_MARGIN: i32 = 3;
+/// Strokes up to the image's longer side over this (and at least twice
+/// [`MIN_STROKE_RADIUS`]) wide count as ink; wider dark shapes are background.
+const STROKE_SCALE: usize = 150;
+/// Half the widest stroke looked for on small images, in pixels.
+const MIN_STROKE_RADIUS: usize = 5;
+/// Gaps in a horizontal run of ink up to this many pixels (more on large images) still make one
+/// run (dashed rules).
 const RULE_GAP: usize = 3;
 /// Columns kept on each side of the inked extent, in pixels.
 const MARGIN: u32 = 4;
@@ -81,7 +92,17 @@ pub(crate) fn segment_with_ink(img: &GrayImage) -> Vec<(LineBox, u64)> {
     // scale below (smoothing, peak separation, how far a line reaches).
     // A single line does not repeat: take twice its inked height instead.
     let inked = rows.iter().filter(|&&r| r > 0).count();
-    let period = line_period(&smooth(&rows, 2))
+    // Every line counts the same towards the period, however much ink it holds: clipped at
+    // the typical inked row, a few bold lines cannot make their own spacing the page's.
+    let mut nonzero: Vec<u32> = rows.iter().copied().filter(|&r| r > 0).collect();
+    let cap = if nonzero.is_empty() {
+        0
+    } else {
+        let mid = nonzero.len() / 2;
+        *nonzero.select_nth_unstable(mid).1
+    };
+    let clipped: Vec<u32> = rows.iter().map(|&r| r.min(cap)).collect();
+    let period = line_period(&smooth(&clipped, 2))
         .unwrap_or(2 * inked)
         .clamp(MIN_LINE, hu.max(MIN_LINE));
     // A running median drops the thin spikes of ruled lines (a form's dotted rules would
@@ -118,6 +139,10 @@ pub(crate) fn segment_with_ink(img: &GrayImage) -> Vec<(LineBox, u64)> {
         let Some((left, right)) = ink_columns(&mask, wu, top, bottom, (bottom - top) / 10) else {
             continue;
         };
+        // Narrower than a quarter of the line spacing: a speck, a tick or a stray mark.
+        if ((right - left + 1) as usize) < period / 4 {
+            continue;
+        }
         let x = left.saturating_sub(MARGIN);
         let right = (right + 1 + MARGIN).min(w);
         let ink = rows[top..bottom].iter().map(|&r| u64::from(r)).sum();
@@ -162,8 +187,9 @@ fn line_period(rows: &[u32]) -> Option<usize> {
 }
 
 /// Rows of line centres: the highest maxima of the smoothed profile at least 0.3 periods
-/// apart with a valley between, keeping those at least [`MIN_PEAK`] of a strong line's peak (the 80th percentile:
-/// pages are often half blank or ruled, so the median peak can be noise), top to bottom.
+/// apart with a valley between, keeping those at least [`MIN_PEAK`] of a strong line's peak (the
+/// 80th percentile: pages are often half blank or ruled, so the median peak can be noise) or
+/// alone between blank rows, top to bottom.
 fn line_peaks(smoothed: &[u32], period: usize) -> Vec<usize> {
     let n = smoothed.len();
     let mut candidates: Vec<usize> = (0..n)
@@ -193,7 +219,25 @@ fn line_peaks(smoothed: &[u32], period: usize) -> Vec<usize> {
     let Some(&strong) = heights.get(heights.len() * 4 / 5) else {
         return Vec::new();
     };
-    peaks.retain(|&p| smoothed[p] as f32 >= MIN_PEAK * strong as f32);
+    // A faint line alone between blank rows is still a line (a short word, a light pen); a
+    // faint maximum sharing its rows with other peaks is a stroke hanging off a line, or
+    // speckle.
+    let alone = |p: usize| {
+        let top = (0..p)
+            .rev()
+            .find(|&r| smoothed[r] == 0)
+            .map_or(0, |r| r + 1);
+        let bottom = (p..n).find(|&r| smoothed[r] == 0).unwrap_or(n);
+        let shared = peaks.iter().any(|&q| q != p && (top..bottom).contains(&q));
+        // Bands against the image's edge are mostly scan borders and their debris.
+        !shared && bottom - top >= period / 4 && top > 0 && bottom < n
+    };
+    let keep: Vec<bool> = peaks
+        .iter()
+        .map(|&p| smoothed[p] as f32 >= MIN_PEAK * strong as f32 || alone(p))
+        .collect();
+    let mut keep = keep.into_iter();
+    peaks.retain(|_| keep.next().unwrap_or(false));
     peaks.sort_unstable();
     peaks
 }
@@ -248,40 +292,41 @@ fn ink_columns(
 
 /// Which pixels are handwriting ink, row-major.
 ///
-/// A local threshold (each pixel against the mean of its neighbourhood) copes with uneven
-/// paper, shadows and the grey tone of photographed pages, where one global level does not.
-/// Long horizontal runs are form rulings and underlines, and columns inked over most of the
-/// height are scan borders: both are removed, since they put ink in rows between lines.
+/// Ink is what the black-hat ([`black_hat`]) lifts clear of the paper's texture: strokes on
+/// uneven paper, in shadows and on crops of different greys pieced together, where one global
+/// level or a local mean does not do. Rulings and underlines, and the scanner's margins round
+/// the sheet, are removed, since they put ink in rows between lines.
 fn ink_mask(img: &GrayImage) -> Vec<bool> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let mut dark_on_light = img.clone();
     if !ink_is_dark(img) {
         imageops::invert(&mut dark_on_light);
     }
-    let radius = (w.max(h) as u32 / 40).max(8);
-    let binary = adaptive_threshold(&dark_on_light, radius, LOCAL_CONTRAST);
-    let mut mask: Vec<bool> = binary.as_raw().iter().map(|&v| v == 0).collect();
-    // Rulings are often broken into dashes by the threshold: gaps up to RULE_GAP pixels still
-    // count as one run, and every ink pixel of a run longer than `longest` goes.
-    let longest = (w / 12).max(20);
-    for row in mask.chunks_exact_mut(w) {
-        let mut x = 0;
-        while x < w {
-            if !row[x] {
-                x += 1;
-                continue;
-            }
-            let (start, mut end) = (x, x);
-            while x < w && x - end <= RULE_GAP {
-                if row[x] {
-                    end = x;
-                }
-                x += 1;
-            }
-            if end + 1 - start > longest {
-                row[start..=end].fill(false);
-            }
-            x = end + 1;
+    let radius = (w.max(h) / STROKE_SCALE).max(MIN_STROKE_RADIUS);
+    let hat = black_hat(&dark_on_light, radius);
+    // Paper texture answers too, weakly and everywhere: ink must stand well clear of it.
+    let threshold = MIN_CONTRAST.max(TEXTURE_MARGIN * i32::from(upper_quartile(&hat)));
+    let mut mask: Vec<bool> = hat.into_iter().map(|v| i32::from(v) > threshold).collect();
+    remove_rulings(
+        &mut mask,
+        w,
+        (radius / 2).max(3),
+        (radius / 3).max(RULE_GAP),
+    );
+    // Scan borders: the dark margins round the sheet, with the texture and debris along their
+    // edges; bars along the top and bottom (thinner than the square, so the black-hat keeps
+    // them); columns inked over most of the height down the sides.
+    let (x0, x1, y0, y1) = sheet(&dark_on_light, radius);
+    let edge = radius.min(h / 2);
+    for (y, row) in mask.chunks_exact_mut(w).enumerate() {
+        if y < y0 || y >= y1 {
+            row.fill(false);
+            continue;
+        }
+        row[..x0].fill(false);
+        row[x1..].fill(false);
+        if y < edge || y >= h - edge {
+            clear_runs(row, w / 4, RULE_GAP);
         }
     }
     let mut column_ink = vec![0usize; w];
@@ -296,6 +341,150 @@ fn ink_mask(img: &GrayImage) -> Vec<bool> {
         }
     }
     mask
+}
+
+/// The sheet within a scan, as columns `x0..x1` and rows `y0..y1`: the rows and columns at each
+/// edge whose median is darker than half the paper's (the median pixel's) level are the
+/// scanner's margin, and `debris` more rows or columns go with them when there is one.
+fn sheet(dark_on_light: &GrayImage, debris: usize) -> (usize, usize, usize, usize) {
+    let (w, h) = (
+        dark_on_light.width() as usize,
+        dark_on_light.height() as usize,
+    );
+    let px = dark_on_light.as_raw();
+    let dark = crate::image::median_level(dark_on_light) / 2;
+    let mut line = Vec::with_capacity(w.max(h));
+    let mut is_margin = |values: &mut dyn Iterator<Item = u8>| {
+        line.clear();
+        line.extend(values);
+        let mid = line.len() / 2;
+        *line.select_nth_unstable(mid).1 < dark
+    };
+    // How many margin lines from one edge, plus the debris when there are any.
+    let inset = |count: usize, total: usize| match count {
+        0 => 0,
+        c => (c + debris).min(total / 2),
+    };
+    let top = (0..h)
+        .take_while(|&y| is_margin(&mut px[y * w..(y + 1) * w].iter().copied()))
+        .count();
+    let bottom = (0..h)
+        .rev()
+        .take_while(|&y| is_margin(&mut px[y * w..(y + 1) * w].iter().copied()))
+        .count();
+    let left = (0..w)
+        .take_while(|&x| is_margin(&mut (0..h).map(|y| px[y * w + x])))
+        .count();
+    let right = (0..w)
+        .rev()
+        .take_while(|&x| is_margin(&mut (0..h).map(|y| px[y * w + x])))
+        .count();
+    (
+        inset(left, w),
+        w - inset(right, w),
+        inset(top, h),
+        h - inset(bottom, h),
+    )
+}
+
+/// The value three quarters of `values` are at or below.
+fn upper_quartile(values: &[u8]) -> u8 {
+    let mut hist = [0usize; 256];
+    for &v in values {
+        hist[usize::from(v)] += 1;
+    }
+    let mut seen = 0;
+    for (v, &count) in hist.iter().enumerate() {
+        seen += count;
+        if 4 * seen >= 3 * values.len() {
+            return v as u8;
+        }
+    }
+    u8::MAX
+}
+
+/// Clears form rulings and underlines from `mask`: runs of ink along a row longer than a
+/// twelfth of the width (gaps up to `gap` pixels still make one run: rulings are often dotted
+/// or broken into dashes by the threshold) that are mostly thin, at most `thin` pixels of ink deep. Only
+/// the thin part goes: strokes crossing the ruling stay, and a row through the middle of a
+/// line of writing, long but crossed by letters everywhere, is not a ruling.
+fn remove_rulings(mask: &mut [bool], w: usize, thin: usize, gap: usize) {
+    let depth = vertical_runs(mask, w);
+    let longest = (w / 12).max(20);
+    for (row, depth) in mask.chunks_exact_mut(w).zip(depth.chunks_exact(w)) {
+        let mut x = 0;
+        while x < w {
+            if !row[x] {
+                x += 1;
+                continue;
+            }
+            let (start, mut end) = (x, x);
+            while x < w && x - end <= gap {
+                if row[x] {
+                    end = x;
+                }
+                x += 1;
+            }
+            let run = start..=end;
+            let ink = row[run.clone()].iter().filter(|&&i| i).count();
+            let flat = depth[run.clone()]
+                .iter()
+                .filter(|&&d| d > 0 && d <= thin)
+                .count();
+            if end + 1 - start > longest && flat * 3 >= ink * 2 {
+                for (i, &d) in row[run.clone()].iter_mut().zip(&depth[run]) {
+                    *i &= d > thin;
+                }
+            }
+            x = end + 1;
+        }
+    }
+}
+
+/// Clears the runs of ink in `row` longer than `longest` (gaps up to `gap` pixels still make
+/// one run).
+fn clear_runs(row: &mut [bool], longest: usize, gap: usize) {
+    let mut x = 0;
+    while x < row.len() {
+        if !row[x] {
+            x += 1;
+            continue;
+        }
+        let (start, mut end) = (x, x);
+        while x < row.len() && x - end <= gap {
+            if row[x] {
+                end = x;
+            }
+            x += 1;
+        }
+        if end + 1 - start > longest {
+            row[start..=end].fill(false);
+        }
+        x = end + 1;
+    }
+}
+
+/// For every ink pixel of `mask`, the length of the vertical run of ink through it (0 off ink).
+fn vertical_runs(mask: &[bool], w: usize) -> Vec<usize> {
+    let h = mask.len() / w.max(1);
+    let mut depth = vec![0usize; mask.len()];
+    for x in 0..w {
+        let mut y = 0;
+        while y < h {
+            if !mask[y * w + x] {
+                y += 1;
+                continue;
+            }
+            let start = y;
+            while y < h && mask[y * w + x] {
+                y += 1;
+            }
+            for r in start..y {
+                depth[r * w + x] = y - start;
+            }
+        }
+    }
+    depth
 }
 
 #[cfg(test)]
@@ -348,5 +537,78 @@ mod tests {
         assert_eq!(segment_lines(&page(&[(100, 130)], false)).len(), 1);
         assert!(segment_lines(&GrayImage::from_pixel(50, 50, Luma([255]))).is_empty());
         assert!(segment_lines(&GrayImage::new(0, 0)).is_empty());
+    }
+
+    /// Strokes of width `stroke` and height `core` (with gaps) written at `level` across
+    /// `x0..x1` in the band `top..top + core`.
+    fn write(img: &mut GrayImage, (x0, x1): (u32, u32), top: u32, core: u32, level: u8) {
+        for x in x0..x1 {
+            if (x / 20) % 4 == 3 || x % 6 > 1 {
+                continue;
+            }
+            for y in top..top + core {
+                img.put_pixel(x, y, Luma([level]));
+            }
+        }
+    }
+
+    #[test]
+    fn lines_on_crops_of_different_greys_stacked_edge_to_edge() {
+        // FSDL's synthetic paragraphs: light writing on line crops of different greys and
+        // widths, stacked without gaps on a black canvas. The edges between the crops are not
+        // ink; a faint short line (far less ink than the others) is still a line.
+        let (pitch, lines) = (36u32, 8u32);
+        let mut img = GrayImage::new(400, pitch * lines);
+        for i in 0..lines {
+            let (crop_w, paper) = (200 + 25 * i, [60u8, 110, 30, 90][i as usize % 4]);
+            for y in i * pitch..(i + 1) * pitch {
+                for x in 0..crop_w {
+                    img.put_pixel(x, y, Luma([paper]));
+                }
+            }
+            let (span, ink) = if i == 5 {
+                (40, paper + 70)
+            } else {
+                (crop_w - 20, 230)
+            };
+            write(&mut img, (10, 10 + span), i * pitch + 12, 12, ink);
+        }
+        let boxes = segment_lines(&img);
+        assert_eq!(boxes.len(), lines as usize, "{boxes:?}");
+        for (i, b) in boxes.iter().enumerate() {
+            let core = (i as u32 * pitch + 12, i as u32 * pitch + 24);
+            assert!(b.y <= core.0 && b.y + b.height >= core.1, "line {i}: {b:?}");
+            assert!(b.y + 6 > i as u32 * pitch && b.y + b.height < (i as u32 + 1) * pitch + 6);
+        }
+    }
+
+    #[test]
+    fn scanner_margins_and_rulings_are_not_lines() {
+        // Dark writing on grey paper inside a black scanner margin, with a ruling under each
+        // line and a dotted one between them.
+        let mut img = GrayImage::from_pixel(600, 400, Luma([0]));
+        for y in 30..370 {
+            for x in 40..560 {
+                img.put_pixel(x, y, Luma([200 + ((x * 7 + y * 13) % 11) as u8]));
+            }
+        }
+        for (i, top) in [80u32, 160, 240].into_iter().enumerate() {
+            write(&mut img, (80, 500), top, 20, 40);
+            for x in 60..540 {
+                img.put_pixel(x, top + 24, Luma([90]));
+                if x % 5 == 0 && i < 2 {
+                    img.put_pixel(x, top + 52, Luma([90]));
+                }
+            }
+        }
+        let boxes = segment_lines(&img);
+        assert_eq!(boxes.len(), 3, "{boxes:?}");
+        for (b, top) in boxes.iter().zip([80u32, 160, 240]) {
+            assert!(b.y <= top && b.y + b.height >= top + 20, "{b:?}");
+            assert!(
+                b.x >= 40 && b.x + b.width <= 560,
+                "{b:?} reaches the margin"
+            );
+        }
     }
 }
