@@ -412,31 +412,17 @@ fn remove_rulings(mask: &mut [bool], w: usize, thin: usize, gap: usize) {
     let depth = vertical_runs(mask, w);
     let longest = (w / 12).max(20);
     for (row, depth) in mask.chunks_exact_mut(w).zip(depth.chunks_exact(w)) {
-        let mut x = 0;
-        while x < w {
-            if !row[x] {
-                x += 1;
-                continue;
-            }
-            let (start, mut end) = (x, x);
-            while x < w && x - end <= gap {
-                if row[x] {
-                    end = x;
-                }
-                x += 1;
-            }
-            let run = start..=end;
+        for run in ink_runs(row, gap) {
             let ink = row[run.clone()].iter().filter(|&&i| i).count();
             let flat = depth[run.clone()]
                 .iter()
                 .filter(|&&d| d > 0 && d <= thin)
                 .count();
-            if end + 1 - start > longest && flat * 3 >= ink * 2 {
+            if run.end - run.start > longest && flat * 3 >= ink * 2 {
                 for (i, &d) in row[run.clone()].iter_mut().zip(&depth[run]) {
                     *i &= d > thin;
                 }
             }
-            x = end + 1;
         }
     }
 }
@@ -444,6 +430,17 @@ fn remove_rulings(mask: &mut [bool], w: usize, thin: usize, gap: usize) {
 /// Clears the runs of ink in `row` longer than `longest` (gaps up to `gap` pixels still make
 /// one run).
 fn clear_runs(row: &mut [bool], longest: usize, gap: usize) {
+    for run in ink_runs(row, gap) {
+        if run.end - run.start > longest {
+            row[run].fill(false);
+        }
+    }
+}
+
+/// The runs of ink along `row`, first ink pixel to last, where gaps up to `gap` pixels do not
+/// end a run.
+fn ink_runs(row: &[bool], gap: usize) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
     let mut x = 0;
     while x < row.len() {
         if !row[x] {
@@ -457,11 +454,10 @@ fn clear_runs(row: &mut [bool], longest: usize, gap: usize) {
             }
             x += 1;
         }
-        if end + 1 - start > longest {
-            row[start..=end].fill(false);
-        }
+        runs.push(start..end + 1);
         x = end + 1;
     }
+    runs
 }
 
 /// For every ink pixel of `mask`, the length of the vertical run of ink through it (0 off ink).
