@@ -3,12 +3,12 @@
 # with the same data, seed and budget, stages each, and scores it on the 461 Testaments val
 # lines (greedy, and beam 4, which also uses the CTC head where there is one).
 # Results: OUT/ARM/{metrics.csv,eval-*.txt,train.log}.
-# Usage: datasets/configs/ablation/run.sh OUT [ARM...]   (default arms: base mask ctc augment)
+# Usage: datasets/configs/ablation/run.sh OUT [ARM...]   (default arms: base mask ctc augment augment-noctc)
 set -euo pipefail
 out=${1:?usage: run.sh OUT [ARM...]}
 shift
 arms=("$@")
-[ ${#arms[@]} -gt 0 ] || arms=(base mask ctc augment)
+[ ${#arms[@]} -gt 0 ] || arms=(base mask ctc augment augment-noctc)
 here=datasets/configs/ablation
 bin=${BIN:-target/debug}
 val=${VAL:-../shared/data/testaments/lines/val}
