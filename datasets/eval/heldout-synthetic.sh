@@ -30,5 +30,5 @@ for set in handwriting printed; do
 done
 "$infer_app" eval "$out/paragraphs" --layout paragraph --json "$@" > "$out/paragraphs.json"
 for set in handwriting printed paragraphs; do
-  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"{sys.argv[2]:12} {r['images']:4} images  CER {r['cer']:6.2f} %  WER {r['wer']:6.2f} %  {r['images_per_second']:.1f} images/s\")" "$out/$set.json" "$set"
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); s=r.get('segmentation'); seg=f\"  right line count {s['right_count']}/{s['images']}\" if s else ''; print(f\"{sys.argv[2]:12} {r['images']:4} images  CER {r['cer']:6.2f} %  WER {r['wer']:6.2f} %  {r['images_per_second']:.1f} images/s{seg}\")" "$out/$set.json" "$set"
 done

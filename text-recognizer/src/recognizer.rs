@@ -344,9 +344,13 @@ mod tests {
         let recognizer = Recognizer::from_staged(random_line_model(), Device::flex())
             .expect("loads")
             .with_batch_size(2);
-        // Pen strokes (every 7th column dark) on light paper, of any size.
-        let strokes =
-            |w, h| GrayImage::from_fn(w, h, |x, _| Luma([if x % 7 < 2 { 20 } else { 235 }]));
+        // Pen strokes (every 7th column dark) across the middle half of light paper, of any size.
+        let strokes = |w, h| {
+            GrayImage::from_fn(w, h, |x, y| {
+                let core = (h / 4..h - h / 4).contains(&y);
+                Luma([if core && x % 7 < 2 { 20 } else { 235 }])
+            })
+        };
         let images = vec![
             GrayImage::from_pixel(1, 1, Luma([0])),
             strokes(5000, 3),

@@ -306,7 +306,8 @@ fn print_report(r: &Report) {
     println!("{:.2} s, {:.1} images/s", r.seconds, r.images_per_second);
     if let Some(s) = &r.segmentation {
         println!(
-            "segmentation: the right number of lines in {} of {} images ({} lines found, {} in the references)",
+            "segmentation: the right number of lines in {} of {} images \
+             ({} lines found, {} in the references)",
             s.right_count, s.images, s.lines_found, s.lines_in_references
         );
     }

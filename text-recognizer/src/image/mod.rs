@@ -1,6 +1,7 @@
 //! Image loading and the preprocessing that training and inference share, so a model sees the
 //! same pixels in both.
 
+pub mod frame;
 pub mod ink;
 mod load;
 mod polarity;

@@ -8,6 +8,7 @@ use image::GrayImage;
 use image::imageops::{self, FilterType};
 use serde::{Deserialize, Serialize};
 
+use super::frame::frame_tight;
 use super::polarity::InkPolarity;
 
 /// How an image is fitted to the model's input.
@@ -74,10 +75,13 @@ impl PreprocessConfig {
         Ok(())
     }
 
-    /// Applies polarity and resizing.
+    /// Frames tight line crops ([`frame_tight`]), applies polarity and resizing.
     pub fn prepare(&self, img: &GrayImage) -> Prepared {
         let mut img = match self.layout {
-            Layout::Line { height, max_width } => resize_line(img, height, max_width),
+            Layout::Line { height, max_width } => match frame_tight(img) {
+                Some(framed) => resize_line(&framed, height, max_width),
+                None => resize_line(img, height, max_width),
+            },
             Layout::Paragraph { height, width } => fit_paragraph(img, height, width),
         };
         // Polarity is judged on the resized image: same answer, fewer pixels. Paragraph

@@ -405,9 +405,9 @@ fn upper_quartile(values: &[u8]) -> u8 {
 
 /// Clears form rulings and underlines from `mask`: runs of ink along a row longer than a
 /// twelfth of the width (gaps up to `gap` pixels still make one run: rulings are often dotted
-/// or broken into dashes by the threshold) that are mostly thin, at most `thin` pixels of ink deep. Only
-/// the thin part goes: strokes crossing the ruling stay, and a row through the middle of a
-/// line of writing, long but crossed by letters everywhere, is not a ruling.
+/// or broken into dashes by the threshold) that are mostly thin, at most `thin` pixels of ink
+/// deep. Only the thin part goes: strokes crossing the ruling stay, and a row through the middle
+/// of a line of writing, long but crossed by letters everywhere, is not a ruling.
 fn remove_rulings(mask: &mut [bool], w: usize, thin: usize, gap: usize) {
     let depth = vertical_runs(mask, w);
     let longest = (w / 12).max(20);
@@ -535,8 +535,8 @@ mod tests {
         assert!(segment_lines(&GrayImage::new(0, 0)).is_empty());
     }
 
-    /// Strokes of width `stroke` and height `core` (with gaps) written at `level` across
-    /// `x0..x1` in the band `top..top + core`.
+    /// Writing at grey `level` across `x0..x1` in the rows `top..top + core`: 2 px strokes
+    /// every 6 px, with a word gap every 80 px.
     fn write(img: &mut GrayImage, (x0, x1): (u32, u32), top: u32, core: u32, level: u8) {
         for x in x0..x1 {
             if (x / 20) % 4 == 3 || x % 6 > 1 {

@@ -78,7 +78,10 @@ fn every_annotated_line_of_the_testaments_pages_is_found() {
 fn synthetic_paragraphs_split_into_their_lines() {
     let source: DataSource = ron::Options::default()
         .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
-        .from_str("SyntheticParagraphs(lines: SyntheticLines(fonts: Handwriting, samples: 500), samples: 60)")
+        .from_str(
+            "SyntheticParagraphs(lines: SyntheticLines(fonts: Handwriting, samples: 500), \
+             samples: 60)",
+        )
         .expect("source parses");
     let cache = tempfile::tempdir().expect("tempdir");
     let opts = LoadOptions {
