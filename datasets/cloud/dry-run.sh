@@ -14,12 +14,18 @@ cd "$ROOT"
 
 "$here/setup.sh" --cpu
 "$here/start-run.sh" "$name" "$config" --epochs 4 --epoch-samples 600 --checkpoint-every 20steps
-# Preempt it once the first epoch is done.
+# Preempt it once the first epoch is done. The launcher writes its pid as it starts: until then
+# (no file, or an empty one on a loaded machine) the run is starting, not gone.
+waited=0
 until grep -q "epoch 1/4 valid" "$RUNS/$name.log" 2>/dev/null; do
-  kill -0 "$(cat "$RUNS/$name.pid" 2>/dev/null || echo 0)" 2>/dev/null || {
+  pid=$(cat "$RUNS/$name.pid" 2>/dev/null || true)
+  if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
     cat "$RUNS/$name.log"
     die "the run ended before its first epoch"
-  }
+  fi
+  if [[ -z $pid ]] && (( ++waited > 240 )); then
+    die "the run did not start within 2 minutes"
+  fi
   sleep 0.5
 done
 sleep 1
