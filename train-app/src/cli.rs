@@ -47,6 +47,10 @@ pub enum Command {
     /// Rewrite a model file with its weights at another precision (f16 halves it; loading
     /// widens them back to f32).
     Convert(ConvertArgs),
+    /// Check the `--device` against the CPU (`flex`) before trusting it: a model's eval logits,
+    /// training loss and logits after one Adam step on the same lines. Prints a JSON object;
+    /// exits non-zero when they differ beyond the tolerance.
+    CheckDevice(CheckDeviceArgs),
     /// The model registry: versions, lineage and aliases.
     #[command(subcommand)]
     Registry(RegistryCommand),
@@ -245,6 +249,23 @@ pub struct ConvertArgs {
     /// Weight precision: f32 or f16.
     #[arg(long, default_value = "f16")]
     pub weights: text_recognizer::WeightPrecision,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckDeviceArgs {
+    /// A folder of line images (different widths cover the batch padding).
+    #[arg(default_value = "datasets/fixtures/testaments-mini")]
+    pub lines: PathBuf,
+    /// The staged model to run.
+    #[arg(long, default_value = "text-recognizer/model/default-line.htr")]
+    pub model: PathBuf,
+    /// Lines in the batch.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Largest relative difference accepted (TF32 or half-precision products differ from f32
+    /// by about 1e-3).
+    #[arg(long, default_value_t = 1e-2)]
+    pub tolerance: f64,
 }
 
 #[derive(Subcommand, Debug)]

@@ -3,6 +3,7 @@
 
 mod checkpoint;
 mod config;
+mod device_check;
 mod metric;
 mod run;
 mod run_dir;
@@ -15,6 +16,7 @@ pub mod tracking;
 
 pub use checkpoint::AtomicFileCheckpointer;
 pub use config::{CharsetSpec, Component, LrScaling, ModelSpec, OptimConfig, TrainingConfig};
+pub use device_check::{DeviceCheck, check_device};
 pub use metric::{ErrorKind, TextErrorMetric};
 pub use run::{TrainOptions, TrainReport, read_mlflow_ids, run_config, train};
 pub use run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};

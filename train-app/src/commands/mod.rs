@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+mod check_device;
 mod convert;
 mod data;
 mod registry;
@@ -15,6 +16,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args, &cli.global),
         Command::Stage(args) => stage::run(args, &cli.global),
         Command::Convert(args) => convert::run(args),
+        Command::CheckDevice(args) => check_device::run(args, &cli.global),
         Command::Registry(cmd) => registry::run(cmd, &cli.global),
         Command::Runs(cmd) => runs::run(cmd),
         Command::Data(cmd) => data::run(cmd),
