@@ -253,7 +253,8 @@ pub struct ConvertArgs {
 
 #[derive(Args, Debug)]
 pub struct CheckDeviceArgs {
-    /// A folder of line images (different widths cover the batch padding).
+    /// A folder of lines: NAME.jpg/.png/.tif + NAME.gt.txt (different widths cover the batch
+    /// padding; the transcriptions are teacher-forced).
     #[arg(default_value = "datasets/fixtures/testaments-mini")]
     pub lines: PathBuf,
     /// The staged model to run.

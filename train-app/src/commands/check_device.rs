@@ -27,12 +27,19 @@ pub fn run(args: CheckDeviceArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         "{}: no line images (.jpg, .png, .tif)",
         args.lines.display()
     );
-    let lines = paths
+    let (lines, texts): (Vec<_>, Vec<_>) = paths
         .iter()
-        .map(|p| Ok(prep.prepare(&open_image(p)?)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .map(|p| {
+            let gt = p.with_extension("gt.txt");
+            let text = std::fs::read_to_string(&gt)
+                .with_context(|| format!("{}: the line's transcription", gt.display()))?;
+            Ok((prep.prepare(&open_image(p)?), text.trim().to_string()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .into_iter()
+        .unzip();
     let device = global.device.device()?;
-    let check = check_device(&staged, &lines, &device, &global.device.to_string())?;
+    let check = check_device(&staged, &lines, &texts, &device, &global.device.to_string())?;
     let mut json = serde_json::to_value(&check)?;
     json["tolerance"] = args.tolerance.into();
     let pass = check.within(args.tolerance as f32);
