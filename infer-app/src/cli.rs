@@ -167,6 +167,14 @@ pub struct ServiceArgs {
     /// Most MiB of kept inputs; past it, the oldest (not flagged) are removed at start.
     #[arg(long, requires = "keep_inputs")]
     pub keep_inputs_max_mb: Option<u64>,
+    /// Minutes every input is held in memory after its recognition, so a flag that names
+    /// only its `request_id` still stores the image with the correction; 0: none (a flag must
+    /// then carry its `image`).
+    #[arg(long, default_value_t = 60)]
+    pub flag_window_minutes: u64,
+    /// Most MiB of inputs held for flags; past it, the oldest go first.
+    #[arg(long, default_value_t = 256)]
+    pub flag_window_mb: u64,
     /// Seconds between drift checks of the prediction log (the `htr_drift_psi`,
     /// `htr_drifted_features` and `htr_flag_rate` gauges on /metrics); 0: none.
     #[arg(long, default_value_t = 60)]
@@ -235,6 +243,11 @@ pub struct EvalArgs {
     /// Score every variant of the images (a robustness table) instead of one report.
     #[arg(long, conflicts_with = "variant")]
     pub robustness: bool,
+    /// Score another engine's readings instead of reading: `PRED/NAME.txt` for each
+    /// `DIR/NAME.gt.txt` (a missing file reads as empty and is listed), so every engine is
+    /// scored by the same normalisation and edit distance.
+    #[arg(long, value_name = "PRED", conflicts_with_all = ["robustness", "variant", "model"])]
+    pub predictions: Option<PathBuf>,
     /// Print one JSON object instead of the report.
     #[arg(long)]
     pub json: bool,

@@ -55,6 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         epochs,
         epoch_samples: None,
         batch_size: 4,
+        bucket_batches: 0,
         // A small learning rate: the weights are already good.
         optim: OptimConfig {
             lr: 1e-4,

@@ -148,7 +148,7 @@ impl StagedModel {
     /// Writes the model file (through a temporary file and a rename: a reader or a crash
     /// never sees half a model).
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::registry::write_atomic(path, &self.to_bytes()?)
+        crate::atomic_file::write_atomic(path, &self.to_bytes()?)
     }
 
     /// Reads a model file.
@@ -290,6 +290,62 @@ pub(crate) mod tests {
             provenance: Provenance::default(),
         };
         StagedModel::from_model(manifest, model).expect("packs")
+    }
+
+    /// A randomly initialised CTC-only line model (no decoder, an LSTM context), as a staged
+    /// model: the architecture of `datasets/configs/cpu/ctc-lstm.ron`, smaller.
+    pub(crate) fn random_ctc_line_model() -> StagedModel {
+        let mut preset = Preset::named(PresetName::Line);
+        preset.model = crate::model::ModelConfig {
+            encoder: crate::model::ResnetConfig {
+                in_channels: 1,
+                stem_width: 8,
+                widths: vec![8, 16],
+                depths: vec![1, 1],
+                strides: vec![[2, 2], [2, 1]],
+            },
+            d_model: 16,
+            ..crate::model::ModelConfig::tiny_ctc()
+        };
+        preset.preprocess.layout = crate::image::Layout::Line {
+            height: 32,
+            max_width: 1024,
+        };
+        let charset = Charset::from_texts(["abc "]);
+        let model = preset.model.init(charset.vocab_size(), &Device::flex());
+        let manifest = Manifest {
+            name: "random-ctc".into(),
+            preset,
+            charset,
+            provenance: Provenance::default(),
+        };
+        StagedModel::from_model(manifest, model).expect("packs")
+    }
+
+    #[test]
+    fn a_ctc_only_model_round_trips_and_reads_the_same() {
+        let staged = random_ctc_line_model();
+        let bytes = staged.to_bytes().expect("serialises");
+        let again = StagedModel::from_bytes(&bytes, Path::new("m.htr")).expect("parses");
+        assert_eq!(again.manifest, staged.manifest);
+        let device = Device::flex();
+        let (a, b) = (
+            staged.model(&device).expect("loads"),
+            again.model(&device).expect("loads"),
+        );
+        assert!(a.is_ctc_only() && b.is_ctc_only());
+        let images = burn::tensor::Tensor::<4>::random(
+            [1, 1, 32, 80],
+            burn::tensor::Distribution::Default,
+            &device,
+        );
+        let logits = |m: &crate::model::ResnetTransformer| {
+            m.ctc_logits(&m.encode_padded(images.clone(), &[80]))
+                .expect("a CTC head")
+                .try_to_vec_as::<f32>()
+                .expect("reads")
+        };
+        assert_eq!(logits(&a), logits(&b));
     }
 
     #[test]

@@ -45,6 +45,7 @@
 #![deny(missing_docs)]
 
 pub mod artifact;
+mod atomic_file;
 pub mod charset;
 pub mod data;
 pub mod decode;

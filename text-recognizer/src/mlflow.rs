@@ -273,7 +273,7 @@ pub fn fetch_model(
             .map_err(fail)?;
         // Check before caching: a broken download must not stick.
         crate::StagedModel::from_bytes(&bytes, &cached)?;
-        crate::registry::write_atomic(&cached, &bytes)?;
+        crate::atomic_file::write_atomic(&cached, &bytes)?;
     }
     Ok(cached)
 }

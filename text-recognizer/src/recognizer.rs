@@ -178,6 +178,11 @@ impl Recognizer {
         self
     }
 
+    /// Whether the model reads by CTC alone (no attention decoder).
+    pub fn is_ctc_only(&self) -> bool {
+        self.model.is_ctc_only()
+    }
+
     /// The decoding settings in use.
     pub fn decode_config(&self) -> &DecodeConfig {
         &self.decode
@@ -336,12 +341,18 @@ impl Recognizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::artifact::tests::random_line_model;
+    use crate::artifact::tests::{random_ctc_line_model, random_line_model};
     use image::Luma;
 
     #[test]
     fn odd_images_do_not_panic_and_batches_keep_order() {
-        let recognizer = Recognizer::from_staged(random_line_model(), Device::flex())
+        for model in [random_line_model(), random_ctc_line_model()] {
+            odd_images_read_in_order(model);
+        }
+    }
+
+    fn odd_images_read_in_order(model: crate::StagedModel) {
+        let recognizer = Recognizer::from_staged(model, Device::flex())
             .expect("loads")
             .with_batch_size(2);
         // Pen strokes (every 7th column dark) across the middle half of light paper, of any size.

@@ -11,6 +11,7 @@ use text_recognizer::data::{LineFolder, SampleRef};
 use text_recognizer::image::variants::Variant;
 use text_recognizer::image::{GrayImage, open_image};
 use text_recognizer::metrics::{ErrorCount, char_confusions, char_errors, word_errors};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::cli::{EvalArgs, GlobalArgs};
 
@@ -67,6 +68,9 @@ struct ErrorCountJson {
 }
 
 pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    if let Some(pred) = &args.predictions {
+        return score_predictions(&args, pred);
+    }
     let (recognizer, _) =
         crate::model::recognizer(args.model.as_ref(), global, args.batch_size, args.beam)?;
     let name = recognizer.manifest().name.clone();
@@ -150,6 +154,73 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `eval --predictions`: another engine's readings (`PRED/NAME.txt`, one per labelled image)
+/// scored as our own are.
+fn score_predictions(args: &EvalArgs, pred: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let (refs, skipped) = LineFolder::new(&args.dir).scan()?;
+    let mut skipped: Vec<String> = skipped
+        .into_iter()
+        .map(|s| format!("{}: {}", s.path.display(), s.reason))
+        .collect();
+    anyhow::ensure!(
+        !refs.is_empty(),
+        "{}: no labelled images to evaluate",
+        args.dir.display()
+    );
+    let results: Vec<Hypothesis> = refs
+        .iter()
+        .map(|s| {
+            let relative = s.image.strip_prefix(&args.dir).unwrap_or(&s.image);
+            let file = pred.join(relative).with_extension("txt");
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t.trim_end_matches(['\n', '\r']).nfc().collect(),
+                Err(e) => {
+                    skipped.push(format!("{}: {e} (scored as empty)", file.display()));
+                    String::new()
+                }
+            };
+            Hypothesis {
+                text,
+                confidence: f32::NAN,
+            }
+        })
+        .collect();
+    let Scores {
+        chars,
+        words,
+        worst,
+        confusions,
+    } = score(&refs, &results, args.worst);
+    let report = Report {
+        model: pred.display().to_string(),
+        decoding: "predictions read from files".into(),
+        device: "-".into(),
+        images: results.len(),
+        skipped,
+        cer: 100.0 * chars.rate(),
+        wer: 100.0 * words.rate(),
+        char_errors: ErrorCountJson {
+            edits: chars.edits,
+            reference_len: chars.reference_len,
+        },
+        seconds: 0.0,
+        images_per_second: 0.0,
+        worst,
+        confusions,
+        segmentation: None,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(if report.skipped.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 /// Error counts over a set, its worst lines and its most frequent confusions.
 struct Scores {
     chars: ErrorCount,
@@ -218,10 +289,11 @@ fn segmentation(refs: &[SampleRef], found: impl Iterator<Item = usize>) -> Optio
 
 fn decoding(recognizer: &Recognizer, args: &EvalArgs) -> String {
     let d = recognizer.decode_config();
-    let search = if d.beam > 1 {
-        format!("beam {} (alpha {})", d.beam, d.length_alpha)
-    } else {
-        "greedy".to_string()
+    let search = match (recognizer.is_ctc_only(), d.beam > 1) {
+        (true, true) => format!("CTC prefix beam {}", d.beam),
+        (true, false) => "CTC best path".to_string(),
+        (false, true) => format!("beam {} (alpha {}), KV cache", d.beam, d.length_alpha),
+        (false, false) => "greedy, KV cache".to_string(),
     };
     let limit = d.max_chars_per_height.map_or(String::new(), |c| {
         format!(", at most {c} chars per line height")
@@ -230,7 +302,7 @@ fn decoding(recognizer: &Recognizer, args: &EvalArgs) -> String {
         .variant
         .map_or(String::new(), |v| format!(", images {}", v.name()));
     format!(
-        "layout {}, {search}, KV cache, batch {}{limit}{}{variant}",
+        "layout {}, {search}, batch {}{limit}{}{variant}",
         args.layout,
         args.batch_size,
         if d.cut_loops { ", loops cut" } else { "" }

@@ -352,6 +352,28 @@ impl Store {
             .query_row("SELECT COUNT(*) FROM predictions", [], |r| r.get(0))?)
     }
 
+    /// Whether a recognition `request_id` is in the log, and its input when that is kept.
+    pub fn input_of_request(&self, request_id: &str) -> anyhow::Result<(bool, Option<Vec<u8>>)> {
+        let conn = self.lock();
+        let found: Option<(Option<String>, Option<Vec<u8>>)> = conn
+            .query_row(
+                "SELECT p.image_sha256, i.bytes FROM predictions p
+                 LEFT JOIN inputs i ON i.sha256 = p.image_sha256
+                 WHERE p.request_id = ?1 ORDER BY p.id DESC LIMIT 1",
+                [request_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+        Ok(match found {
+            Some((_, bytes)) => (true, bytes),
+            None => (false, None),
+        })
+    }
+
     /// The stored bytes of an input, if kept.
     #[cfg(test)]
     pub fn input(&self, sha256: &str) -> anyhow::Result<Option<Vec<u8>>> {

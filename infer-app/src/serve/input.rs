@@ -67,6 +67,18 @@ struct JsonRequest {
     image_url: Option<String>,
     layout: Option<String>,
     format: Option<String>,
+    /// Any other key (names only): refused by our API, ignored on FSDL's `/predict`.
+    #[serde(flatten)]
+    other: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
+}
+
+/// How a JSON body's unknown keys are taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keys {
+    /// A misspelt option is a 400 naming it (`/api/v1/recognize`).
+    Strict,
+    /// Ignored, as FSDL's `/predict` ignores what its clients add.
+    Lenient,
 }
 
 fn parse_layout(s: &str) -> Result<LayoutMode, ApiError> {
@@ -95,7 +107,7 @@ pub async fn parse(request: Request, max_body: usize) -> Result<RecognizeRequest
         )));
     }
     let body = read_body(request, max_body).await?;
-    parse_json(&body)
+    parse_json(&body, Keys::Strict)
 }
 
 /// The whole body, or 413 past the limit.
@@ -117,9 +129,16 @@ fn body_too_large(max_body: usize) -> ApiError {
 }
 
 /// A JSON request body.
-pub fn parse_json(body: &[u8]) -> Result<RecognizeRequest, ApiError> {
+pub fn parse_json(body: &[u8], keys: Keys) -> Result<RecognizeRequest, ApiError> {
     let json: JsonRequest = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("body is not a JSON request object: {e}")))?;
+    if keys == Keys::Strict
+        && let Some(field) = json.other.keys().next()
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown field {field:?} (expected image, image_url, layout or format)"
+        )));
+    }
     let image = match (json.image, json.image_url) {
         (Some(image), _) => ImageSource::Bytes(decode_base64_image(&image)?.into()),
         (None, Some(url)) => ImageSource::Url(url),
@@ -256,10 +275,15 @@ mod tests {
 
     #[test]
     fn options_are_checked() {
-        assert!(parse_json(br#"{"image_url": "x", "layout": "sideways"}"#).is_err());
-        assert!(parse_json(br#"{"image_url": "x", "format": "pdf"}"#).is_err());
-        let ok = parse_json(br#"{"image_url": "x", "layout": "line", "format": "alto"}"#)
-            .expect("valid");
+        let strict = |b: &[u8]| parse_json(b, Keys::Strict);
+        assert!(strict(br#"{"image_url": "x", "layout": "sideways"}"#).is_err());
+        assert!(strict(br#"{"image_url": "x", "format": "pdf"}"#).is_err());
+        let e = strict(br#"{"image_url": "x", "fromat": "alto"}"#).expect_err("misspelt");
+        assert!(e.status == 400 && e.message.contains("\"fromat\""), "{e}");
+        let fsdl = parse_json(br#"{"image_url": "x", "client": "gradio"}"#, Keys::Lenient);
+        assert!(fsdl.is_ok(), "/predict ignores keys its clients add");
+        let ok =
+            strict(br#"{"image_url": "x", "layout": "line", "format": "alto"}"#).expect("valid");
         assert_eq!(
             (ok.layout, ok.format),
             (Some(LayoutMode::Line), OutputFormat::Alto)

@@ -11,6 +11,7 @@ mod image_url;
 mod input;
 mod metrics;
 mod page;
+mod recent;
 mod response;
 mod routes;
 
@@ -35,6 +36,7 @@ use engine::{Engine, Local};
 use guard::Admission;
 use image_url::ImageFetcher;
 use metrics::Metrics;
+use recent::RecentInputs;
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
@@ -47,6 +49,8 @@ pub struct Inner {
     log: PredictionLog,
     log_writer: Mutex<Option<JoinHandle<()>>>,
     keep_inputs: bool,
+    /// Inputs of recent recognitions, for flags that name only their request.
+    recent: RecentInputs,
     metrics: Metrics,
     admission: Admission,
     image_url: Option<ImageFetcher>,
@@ -181,6 +185,11 @@ impl AppState {
             log,
             log_writer: Mutex::new(Some(log_writer)),
             keep_inputs: args.keep_inputs,
+            recent: RecentInputs::new(
+                Duration::from_secs(args.flag_window_minutes * 60),
+                usize::try_from(args.flag_window_mb.saturating_mul(1024 * 1024))
+                    .unwrap_or(usize::MAX),
+            ),
             metrics,
             admission: Admission::new(args.max_concurrent, timeout),
             image_url,

@@ -162,6 +162,9 @@ fn log(
         ),
         Err(_) => (0, 0, None, state.describe()),
     };
+    if let (Some(bytes), Ok(_)) = (&outcome.image, &outcome.result) {
+        state.recent.put(request_id, bytes.clone());
+    }
     let input = match (&sha, &outcome.image) {
         (Some(sha), Some(bytes)) if state.keep_inputs => Some((sha.clone(), bytes.to_vec())),
         _ => None,
@@ -198,7 +201,7 @@ async fn predict(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let parsed = match input::read_body(request, state.max_body).await {
-        Ok(body) => input::parse_json(&body),
+        Ok(body) => input::parse_json(&body, input::Keys::Lenient),
         Err(e) => Err(e),
     };
     let outcome = read(&state, parsed).await;
@@ -261,8 +264,9 @@ fn render(reading: &Reading, format: OutputFormat, request_id: &str, started: In
     }
 }
 
-/// `POST /api/v1/feedback`'s body.
+/// `POST /api/v1/feedback`'s body; a misspelt field is refused, not dropped.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FeedbackRequest {
     flag: Option<String>,
     request_id: Option<String>,
@@ -274,8 +278,38 @@ struct FeedbackRequest {
     image: Option<String>,
 }
 
+/// The image a recognition `request_id` read: held in memory for the flag window, or kept in
+/// the database (`--keep-inputs`). A 410 when the request is known but its image is gone, a
+/// 400 when no request has that id; either says to send the `image`.
+async fn input_of_request(state: &AppState, request_id: &str) -> Result<Vec<u8>, ApiError> {
+    if let Ok(bytes) = state.recent.get(request_id) {
+        return Ok(bytes.to_vec());
+    }
+    let store = state.store.clone();
+    let id = request_id.to_string();
+    let (known, kept) = tokio::task::spawn_blocking(move || store.input_of_request(&id))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    if let Some(bytes) = kept {
+        return Ok(bytes);
+    }
+    let window = state.recent.window().as_secs() / 60;
+    if known {
+        Err(ApiError::gone(format!(
+            "request_id {request_id:?}: its image is no longer kept (inputs are held {window} \
+             minutes after recognition); send the image with the flag (`image`)"
+        )))
+    } else {
+        Err(ApiError::bad_request(format!(
+            "request_id {request_id:?}: no recognition with that id is held (inputs are held \
+             {window} minutes); send the image with the flag (`image`)"
+        )))
+    }
+}
+
 /// `POST /api/v1/feedback`: a flag (incorrect, offensive, other) with an optional
-/// correction, stored in SQLite.
+/// correction, stored in SQLite with its image (sent, or the one its `request_id` read).
 async fn feedback(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let body = input::read_body(request, state.max_body).await?;
     let req: FeedbackRequest = serde_json::from_slice(&body)
@@ -300,11 +334,11 @@ async fn feedback(State(state): State<AppState>, request: Request) -> Result<Res
             "correction: longer than {MAX_CORRECTION_CHARS} characters"
         )));
     }
-    let image = req
-        .image
-        .as_deref()
-        .map(input::decode_base64_image)
-        .transpose()?;
+    let image = match (req.image.as_deref(), req.request_id.as_deref()) {
+        (Some(image), _) => Some(input::decode_base64_image(image)?),
+        (None, Some(id)) => Some(input_of_request(&state, id).await?),
+        (None, None) => None,
+    };
     if image
         .as_deref()
         .is_some_and(|b| image::guess_format(b).is_err())

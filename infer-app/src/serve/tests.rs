@@ -749,3 +749,107 @@ async fn every_recognition_is_logged_with_its_input_statistics() {
         "{bad:?}"
     );
 }
+
+/// Recognizes the test line; returns the request id.
+async fn recognize_line(router: &Router) -> String {
+    let (status, _, body) = send(
+        router,
+        post_json(
+            "/api/v1/recognize",
+            &json!({"image": data_url(&line_jpg(), "image/jpeg")}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    json_of(&body)["request_id"]
+        .as_str()
+        .expect("a request id")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flag_by_request_id_alone_keeps_the_image_for_training() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Default flags: no --keep-inputs.
+    let (state, router) = service(&dir, &[]).await;
+    let request_id = recognize_line(&router).await;
+    let flag = json!({
+        "request_id": request_id,
+        "flag": "incorrect",
+        "correction": "Dans le cas où je viendrais",
+    });
+    let (status, _, body) = send(&router, post_json("/api/v1/feedback", &flag)).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let out = dir.path().join("export");
+    let exported = crate::monitor::export::export(&state.store, &out).expect("exports");
+    assert_eq!(exported.len(), 1, "one sample, with its image");
+    assert_eq!(exported[0].correction, "Dans le cas où je viendrais");
+    let image = std::fs::read(out.join(format!("{}.jpg", exported[0].name))).expect("image");
+    assert_eq!(image, line_jpg());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flag_for_an_input_no_longer_held_says_to_send_the_image() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, router) = service(&dir, &["--flag-window-minutes", "0"]).await;
+    let request_id = recognize_line(&router).await;
+    // The prediction log is written asynchronously: wait for the row.
+    let started = Instant::now();
+    while !state.store.input_of_request(&request_id).expect("reads").0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "row never written"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let flag = |id: &str| json!({"request_id": id, "flag": "incorrect", "correction": "x"});
+    let (status, _, body) = send(&router, post_json("/api/v1/feedback", &flag(&request_id))).await;
+    assert_eq!(status, StatusCode::GONE);
+    let message = json_of(&body)["message"].as_str().unwrap_or("").to_string();
+    assert!(
+        message.contains(&request_id) && message.contains("`image`"),
+        "{message}"
+    );
+    let (status, _, body) = send(&router, post_json("/api/v1/feedback", &flag("no-such-id"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&body).contains("no-such-id"));
+    assert!(
+        state.store.feedback(5).expect("reads").is_empty(),
+        "nothing stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misspelt_fields_are_refused_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, router) = service(&dir, &[]).await;
+    let request_id = recognize_line(&router).await;
+    let misspelt = json!({"request_id": request_id, "flag": "incorrect", "corrected_text": "x"});
+    let (status, _, body) = send(&router, post_json("/api/v1/feedback", &misspelt)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&body).contains("corrected_text"));
+    assert!(state.store.feedback(5).expect("reads").is_empty());
+    let image = data_url(&line_jpg(), "image/jpeg");
+    let (status, _, body) = send(
+        &router,
+        post_json(
+            "/api/v1/recognize",
+            &json!({"image": image, "layuot": "line"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&body).contains("layuot"));
+    // FSDL's /predict keeps ignoring what its clients add.
+    let (status, _, _) = send(
+        &router,
+        post_json("/predict", &json!({"image": image, "client": "gradio"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}

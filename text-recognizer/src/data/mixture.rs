@@ -6,9 +6,16 @@
 //! thread serves which index, and every epoch sees fresh synthetic samples and augmentations.
 //! Every index is already a random draw from the mixture, so the loader need not shuffle, and a
 //! run resumed at epoch `e`, `k` samples in, sees what it would have seen ([`MixtureDataset::start_at`]).
+//!
+//! Width buckets ([`MixtureDataset::with_width_buckets`]): a batch is padded to its widest line,
+//! so random widths side by side waste work. With a window of `n` indices, the first request
+//! for an index of a window draws the whole window (each index seeded as above), sorts it by
+//! width and serves index `i` the `i`-th narrowest; consecutive indices, so batches, then hold
+//! lines of similar width. A window's draw is a function of the seed, the window and the epoch
+//! (one counter per window), so a run resumed anywhere, even mid-window, sees what it would have.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use burn::data::dataset::{Dataset, DatasetError};
 use rand::rngs::StdRng;
@@ -37,6 +44,14 @@ pub struct MixtureDataset {
     augment: Option<AugmentConfig>,
     seed: u64,
     draws: Vec<AtomicU32>,
+    buckets: Option<Buckets>,
+}
+
+/// Windows of indices drawn together and served narrowest first.
+struct Buckets {
+    window: usize,
+    /// Per window: the drawn items not yet served (taken out as they are).
+    drawn: Vec<Mutex<Option<Vec<Option<HtrItem>>>>>,
 }
 
 /// SplitMix64 finaliser: decorrelates nearby seeds.
@@ -116,18 +131,69 @@ impl MixtureDataset {
             augment,
             seed,
             draws,
+            buckets: None,
         };
         (ds, skipped, unknown)
     }
 
+    /// Serves each window of `window` consecutive indices sorted by width (see the module
+    /// docs); 0 or 1 turns bucketing off.
+    pub fn with_width_buckets(mut self, window: usize) -> Self {
+        self.buckets = (window > 1).then(|| Buckets {
+            window,
+            drawn: (0..self.draws.len().div_ceil(window))
+                .map(|_| Mutex::new(None))
+                .collect(),
+        });
+        self
+    }
+
     /// Positions the draw counters for a run that resumes `items_done` samples into `epoch`
-    /// (1-based): the samples it trains on next are the ones an uninterrupted run would have.
+    /// (1-based): the samples it trains on next are the ones an uninterrupted run would have
+    /// (with width buckets too: the window it resumes in is drawn again as it was).
     pub fn start_at(&self, epoch: usize, items_done: usize) {
         let before = u32::try_from(epoch.saturating_sub(1)).unwrap_or(u32::MAX);
+        let window = self.buckets.as_ref().map_or(1, |b| b.window);
         for (i, d) in self.draws.iter().enumerate() {
-            let n = if i < items_done { before + 1 } else { before };
-            d.store(n, Ordering::Relaxed);
+            // With buckets, counter `w` counts the draws of window `w`.
+            let done = (i + 1) * window <= items_done;
+            d.store(if done { before + 1 } else { before }, Ordering::Relaxed);
         }
+        if let Some(b) = &self.buckets {
+            for slot in &b.drawn {
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            }
+        }
+    }
+
+    /// Item `index` of a bucketed epoch: drawn with its window, the window sorted by width.
+    fn bucketed(&self, buckets: &Buckets, index: usize) -> HtrItem {
+        let w = index / buckets.window;
+        let start = w * buckets.window;
+        let end = (start + buckets.window).min(self.draws.len());
+        let mut slot = buckets.drawn[w]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let served = slot
+            .as_ref()
+            .is_none_or(|items| items[index - start].is_none());
+        if served {
+            let draw = self.draws[w].fetch_add(1, Ordering::Relaxed);
+            let mut items: Vec<HtrItem> = (start..end).map(|i| self.draw(i, draw)).collect();
+            // Stable, so equal widths keep their draw order: the order is a function of the seed.
+            items.sort_by_key(|item| item.image.width());
+            *slot = Some(items.into_iter().map(Some).collect());
+        }
+        let items = slot
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("the window was just drawn"));
+        let item = items[index - start]
+            .take()
+            .unwrap_or_else(|| unreachable!("a freshly drawn window has every item"));
+        if items.iter().all(Option::is_none) {
+            *slot = None;
+        }
+        item
     }
 
     /// Number of usable sources.
@@ -175,6 +241,9 @@ impl MixtureDataset {
 
 impl Dataset<HtrItem> for MixtureDataset {
     fn get(&self, index: usize) -> Result<HtrItem, DatasetError> {
+        if let Some(buckets) = &self.buckets {
+            return Ok(self.bucketed(buckets, index));
+        }
         let draw = self.draws[index].fetch_add(1, Ordering::Relaxed);
         Ok(self.draw(index, draw))
     }
@@ -247,5 +316,58 @@ mod tests {
             next,
             "a run resumed in epoch 2 draws epoch 2's sample"
         );
+    }
+
+    #[test]
+    fn width_buckets_sort_each_window_and_resume_exactly() {
+        let charset = Arc::new(Charset::from_texts(["ab"]));
+        let make = || {
+            MixtureDataset::new(
+                vec![(fixed(50, "ab"), 1.0)],
+                crate::image::PreprocessConfig::line(),
+                charset.clone(),
+                UnknownCharPolicy::Fail,
+                10,
+                None,
+                40,
+                3,
+            )
+            .0
+            .with_width_buckets(16)
+        };
+        let ds = make();
+        let widths = |ds: &MixtureDataset, range: std::ops::Range<usize>| -> Vec<u32> {
+            range
+                .map(|i| ds.get(i).expect("item").image.width())
+                .collect()
+        };
+        let epoch1 = widths(&ds, 0..40);
+        for window in epoch1.chunks(16) {
+            assert!(window.is_sorted(), "{window:?}");
+        }
+        assert!(!epoch1.is_sorted(), "windows are sorted, not the epoch");
+        let plain = MixtureDataset::new(
+            vec![(fixed(50, "ab"), 1.0)],
+            crate::image::PreprocessConfig::line(),
+            charset.clone(),
+            UnknownCharPolicy::Fail,
+            10,
+            None,
+            40,
+            3,
+        )
+        .0;
+        let mut unsorted = widths(&plain, 0..16);
+        unsorted.sort_unstable();
+        assert_eq!(
+            unsorted,
+            epoch1[..16],
+            "a window holds the samples it would unsorted"
+        );
+        let epoch2 = widths(&ds, 0..40);
+        assert_ne!(epoch1, epoch2, "every epoch draws afresh");
+        let resumed = make();
+        resumed.start_at(2, 20);
+        assert_eq!(widths(&resumed, 20..40), epoch2[20..], "resumed mid-window");
     }
 }

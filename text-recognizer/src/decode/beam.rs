@@ -3,11 +3,11 @@
 
 use burn::tensor::activation::log_softmax;
 
-use super::ctc::CtcFrames;
+use super::ctc_read::{CtcTable, read_ctc};
 use super::greedy::{column, greedy};
 use super::{Bounds, DecodeConfig, Decoded, Hypothesis, Stop};
 use crate::charset::{PAD, START};
-use crate::model::{CTC_FRAMES_PER_COLUMN, Memory, ResnetTransformer};
+use crate::model::{Memory, ResnetTransformer};
 
 /// A live or finished hypothesis with its summed log probability.
 #[derive(Clone, Debug)]
@@ -47,48 +47,11 @@ fn repeat_memory(memory: Memory, width: usize) -> Memory {
     }
 }
 
-/// CTC log probabilities of every image of a batch, read to the host once.
-struct CtcTable {
-    log_probs: Vec<f32>,
-    frames: usize,
-    vocab: usize,
-    valid: Vec<usize>,
-}
-
-impl CtcTable {
-    fn of(model: &ResnetTransformer, memory: &Memory) -> Option<Self> {
-        let logits = model.ctc_logits(memory)?;
-        let [_, frames, vocab] = logits.dims();
-        let log_probs = log_softmax(logits, 2)
-            .try_to_vec_as::<f32>()
-            .expect("reading CTC log probabilities from the device");
-        let valid = memory
-            .columns
-            .iter()
-            .map(|&c| (c * CTC_FRAMES_PER_COLUMN).min(frames))
-            .collect();
-        Some(CtcTable {
-            log_probs,
-            frames,
-            vocab,
-            valid,
-        })
-    }
-
-    fn image(&self, b: usize) -> CtcFrames<'_> {
-        let size = self.frames * self.vocab;
-        CtcFrames {
-            log_probs: &self.log_probs[b * size..(b + 1) * size],
-            vocab: self.vocab,
-            frames: self.valid[b],
-        }
-    }
-}
-
 /// Beam search of `search.beam` beams per image; one beam is [`greedy`]. Hypotheses rank by
 /// their log probability over `length^length_alpha` (0: raw sum, 1: mean per token); with a
 /// CTC head and `ctc_weight` w > 0 the finished ones are rescored as
-/// `(1 − w)·attention + w·CTC`, both length-normalised.
+/// `(1 − w)·attention + w·CTC`, both length-normalised. A CTC-only model is read by its CTC
+/// head ([`read_ctc`]: best path, or prefix beam search of `search.beam` prefixes).
 ///
 /// # Shapes
 /// `memory: [B, S, d]`; `bounds` has one limit per image.
@@ -100,6 +63,9 @@ pub fn beam_search(
 ) -> Vec<Decoded> {
     let memory = memory.into();
     let (width, alpha) = (search.beam, search.length_alpha);
+    if model.is_ctc_only() {
+        return read_ctc(model, &memory, bounds, width);
+    }
     if width <= 1 {
         return greedy(model, memory, bounds);
     }

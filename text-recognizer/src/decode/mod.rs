@@ -7,12 +7,31 @@
 
 mod beam;
 pub mod ctc;
+mod ctc_read;
 mod greedy;
 mod repetition;
 
 pub use beam::beam_search;
+pub use ctc_read::{prefix_beam, read_ctc};
 pub use greedy::{greedy, greedy_uncached};
 pub use repetition::loop_cut;
+
+use crate::model::{Memory, ResnetTransformer};
+
+/// The cheapest reading of any model: the CTC best path for a CTC-only model, greedy
+/// attention decoding otherwise.
+pub fn greedy_any(
+    model: &ResnetTransformer,
+    memory: impl Into<Memory>,
+    bounds: &Bounds,
+) -> Vec<Decoded> {
+    let memory = memory.into();
+    if model.is_ctc_only() {
+        read_ctc(model, &memory, bounds, 1)
+    } else {
+        greedy(model, memory, bounds)
+    }
+}
 
 use serde::{Deserialize, Serialize};
 

@@ -8,6 +8,7 @@
 //! ```
 
 mod attention;
+mod context;
 pub mod cpu;
 mod decoder;
 mod encoder;
@@ -20,6 +21,7 @@ use burn::nn::{
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use context::{ColumnContext, ContextConfig};
 pub use decoder::{DecoderCache, DecoderLayer};
 pub use encoder::{ResnetConfig, ResnetEncoder};
 pub use preset::{Preset, PresetName};
@@ -60,6 +62,18 @@ pub struct ModelConfig {
     /// so a line has 2 frames per 16 px: enough for dense handwriting.
     #[serde(default)]
     pub ctc_weight: f64,
+    /// CTC frames per memory column (2 for encoders that stride 16 columns; 1 for those that
+    /// stride 8 or less).
+    #[serde(default = "two_frames")]
+    pub ctc_frames_per_column: usize,
+    /// Bidirectional LSTM layers between the columns and the CTC head (`None`: the head reads
+    /// the columns directly).
+    #[serde(default)]
+    pub context: Option<ContextConfig>,
+}
+
+fn two_frames() -> usize {
+    2
 }
 
 impl ModelConfig {
@@ -83,7 +97,30 @@ impl ModelConfig {
             norm_first: false,
             padding_mask: true,
             ctc_weight: 0.0,
+            ctc_frames_per_column: 2,
+            context: None,
         }
+    }
+
+    /// A tiny CTC-only architecture (no decoder; one small LSTM layer) for tests.
+    pub fn tiny_ctc() -> Self {
+        ModelConfig {
+            n_layers: 0,
+            ctc_weight: 1.0,
+            ctc_frames_per_column: 1,
+            context: Some(ContextConfig {
+                hidden: 8,
+                layers: 1,
+                dropout: 0.0,
+            }),
+            ..ModelConfig::tiny()
+        }
+    }
+
+    /// Whether the model reads by CTC alone (`ctc_weight` 1): no attention decoder is trained
+    /// or run, as in kraken and PyLaia.
+    pub fn is_ctc_only(&self) -> bool {
+        self.ctc_weight >= 1.0
     }
 
     /// Whether weights trained for `other` fit this architecture: the same layers and sizes.
@@ -92,6 +129,10 @@ impl ModelConfig {
     pub fn same_weights_as(&self, other: &ModelConfig) -> bool {
         let plain = |c: &ModelConfig| ModelConfig {
             dropout: 0.0,
+            context: c
+                .context
+                .clone()
+                .map(|x| ContextConfig { dropout: 0.0, ..x }),
             padding_mask: false,
             max_output_len: 0,
             ctc_weight: 0.0,
@@ -131,6 +172,24 @@ impl ModelConfig {
                 self.ctc_weight
             ));
         }
+        if !(1..=8).contains(&self.ctc_frames_per_column) {
+            return Err(format!(
+                "ctc_frames_per_column ({}) must be within 1..=8",
+                self.ctc_frames_per_column
+            ));
+        }
+        if let Some(context) = &self.context {
+            context.validate()?;
+            if self.ctc_weight == 0.0 {
+                return Err("context needs a CTC head (ctc_weight > 0)".into());
+            }
+        }
+        if self.is_ctc_only() && self.n_layers > 0 {
+            return Err(format!(
+                "n_layers ({}) must be 0 when ctc_weight is 1 (a CTC-only model runs no decoder)",
+                self.n_layers
+            ));
+        }
         if self.max_output_len < 3 {
             return Err("max_output_len must be at least 3 (<S>, one character, <E>)".into());
         }
@@ -163,8 +222,14 @@ impl ModelConfig {
                     )
                 })
                 .collect(),
+            context: self
+                .context
+                .as_ref()
+                .filter(|_| self.ctc_weight > 0.0)
+                .map(|c| c.init(self.d_model, device)),
             ctc: (self.ctc_weight > 0.0).then(|| {
-                LinearConfig::new(self.d_model, CTC_FRAMES_PER_COLUMN * vocab_size).init(device)
+                LinearConfig::new(self.ctc_width(), self.ctc_frames_per_column * vocab_size)
+                    .init(device)
             }),
             head: LinearConfig::new(self.d_model, vocab_size)
                 .with_initializer(uniform)
@@ -173,12 +238,17 @@ impl ModelConfig {
             max_output_len: self.max_output_len,
             padding_mask: self.padding_mask,
             ctc_weight: self.ctc_weight,
+            ctc_frames: self.ctc_frames_per_column,
         }
     }
-}
 
-/// CTC frames per memory column (see [`ModelConfig::ctc_weight`]).
-pub const CTC_FRAMES_PER_COLUMN: usize = 2;
+    /// Width of what the CTC head reads: the context's output, or the memory's.
+    fn ctc_width(&self) -> usize {
+        self.context
+            .as_ref()
+            .map_or(self.d_model, ContextConfig::out_width)
+    }
+}
 
 /// Encoded images: the decoder's memory and, for a padded batch, which positions are padding.
 #[derive(Clone, Debug)]
@@ -215,6 +285,8 @@ pub struct ResnetTransformer {
     embedding: Embedding,
     embed_dropout: Dropout,
     layers: Vec<DecoderLayer>,
+    /// LSTM context over the memory columns, before the CTC head.
+    context: Option<ColumnContext>,
     /// CTC head on the memory columns (`ctc_weight > 0`).
     pub(crate) ctc: Option<Linear>,
     head: Linear,
@@ -222,6 +294,7 @@ pub struct ResnetTransformer {
     max_output_len: usize,
     padding_mask: bool,
     ctc_weight: f64,
+    ctc_frames: usize,
 }
 
 impl ResnetTransformer {
@@ -233,8 +306,8 @@ impl ResnetTransformer {
         self.max_output_len = config.max_output_len;
         self.ctc_weight = config.ctc_weight;
         if config.ctc_weight > 0.0 && self.ctc.is_none() {
-            self.ctc =
-                Some(LinearConfig::new(self.d_model, CTC_FRAMES_PER_COLUMN * vocab).init(device));
+            self.ctc_frames = config.ctc_frames_per_column;
+            self.ctc = Some(LinearConfig::new(self.d_model, self.ctc_frames * vocab).init(device));
         } else if config.ctc_weight == 0.0 {
             self.ctc = None;
         }
@@ -250,26 +323,48 @@ impl ResnetTransformer {
         }
     }
 
-    /// CTC logits of the memory: `CTC_FRAMES_PER_COLUMN` frames per column, rows averaged; the
-    /// frames of image `b` past `CTC_FRAMES_PER_COLUMN · memory.columns[b]` are padding.
-    /// `None` without a CTC head.
+    /// Whether the model reads by CTC alone (no decoder; see [`ModelConfig::is_ctc_only`]).
+    pub fn is_ctc_only(&self) -> bool {
+        self.ctc.is_some() && self.ctc_weight >= 1.0 && self.layers.is_empty()
+    }
+
+    /// CTC frames per memory column.
+    pub fn ctc_frames_per_column(&self) -> usize {
+        self.ctc_frames
+    }
+
+    /// CTC frames that belong to each image of `memory` (the rest of the `frames` is padding).
+    pub fn ctc_valid_frames(&self, memory: &Memory, frames: usize) -> Vec<usize> {
+        memory
+            .columns
+            .iter()
+            .map(|&c| (c * self.ctc_frames).min(frames))
+            .collect()
+    }
+
+    /// CTC logits of the memory: [`Self::ctc_frames_per_column`] frames per column, rows
+    /// averaged, through the LSTM context when there is one; the frames of image `b` past
+    /// `frames_per_column · memory.columns[b]` are padding. `None` without a CTC head.
     ///
     /// # Shapes
-    /// `[B, h·w, d]` memory → `[B, 2w, V]`.
+    /// `[B, h·w, d]` memory → `[B, k·w, V]`.
     pub fn ctc_logits(&self, memory: &Memory) -> Option<Tensor<3>> {
         let head = self.ctc.as_ref()?;
         let [b, s, d] = memory.features.dims();
         let h = memory.rows.max(1);
         let w = s / h;
-        let columns = memory
+        let mut columns = memory
             .features
             .clone()
             .reshape([b, h, w, d])
             .mean_dim(1)
             .reshape([b, w, d]);
-        let frames = head.forward(columns); // [B, w, 2V]
-        let v = frames.dims()[2] / CTC_FRAMES_PER_COLUMN;
-        Some(frames.reshape([b, w * CTC_FRAMES_PER_COLUMN, v]))
+        if let Some(context) = &self.context {
+            columns = context.forward(columns, &memory.columns);
+        }
+        let frames = head.forward(columns); // [B, w, kV]
+        let v = frames.dims()[2] / self.ctc_frames;
+        Some(frames.reshape([b, w * self.ctc_frames, v]))
     }
 
     /// Whether batch padding is masked (see [`ModelConfig::padding_mask`]).
@@ -336,6 +431,10 @@ impl ResnetTransformer {
         let [b, c, h, w] = features.dims();
         let x = features.reshape([b, c, h * w]).swap_dims(1, 2); // [B, h·w, C]
         let x = self.projection.forward(x);
+        if self.layers.is_empty() {
+            // No decoder to attend by position: CTC reads the columns in order.
+            return x;
+        }
         let pe = image_encoding(h, w, self.d_model, &x.device());
         x + pe.unsqueeze::<3>().expand([b, h * w, self.d_model])
     }

@@ -13,6 +13,8 @@ use crate::ron_file::from_ron;
 
 /// Where the architecture comes from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+// One per config, read once: the size of the inline preset costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum ModelSpec {
     /// A shipped preset.
     Preset(PresetName),
@@ -170,6 +172,10 @@ pub struct TrainingConfig {
     pub epoch_samples: Option<usize>,
     /// Batch size.
     pub batch_size: usize,
+    /// Width buckets: each window of this many batches is drawn together and sorted by
+    /// width, so a batch's lines have similar widths and little padding (0: off).
+    #[serde(default)]
+    pub bucket_batches: usize,
     /// Optimiser and learning-rate schedule.
     #[serde(default)]
     pub optim: OptimConfig,

@@ -20,6 +20,6 @@ pub use device_check::{DeviceCheck, check_device};
 pub use metric::{ErrorKind, TextErrorMetric};
 pub use run::{TrainOptions, TrainReport, read_mlflow_ids, run_config, train};
 pub use run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};
-pub use step::{HtrOutput, TokenPairs, ctc_loss, hybrid_loss, sequence_loss};
+pub use step::{HtrOutput, TokenPairs, batch_loss, ctc_loss, hybrid_loss, sequence_loss};
 pub use stop::{StopReason, StopRequest};
 pub use strategy::{CheckpointEvery, Position, Stopped};

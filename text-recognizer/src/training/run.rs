@@ -447,6 +447,7 @@ fn load_data(
         epoch_len,
         config.seed,
     );
+    let train_ds = train_ds.with_width_buckets(config.bucket_batches * config.batch_size);
     train_report.skipped.extend(skipped);
     train_report.unknown_chars = unknown;
     train_report.loaded = epoch_len;
@@ -911,7 +912,7 @@ fn start_tracker(
         },
         move |ids| {
             if let Ok(text) = ron::ser::to_string_pretty(ids, ron::ser::PrettyConfig::default()) {
-                let _ = crate::registry::write_atomic(&ids_path, text.as_bytes());
+                let _ = crate::atomic_file::write_atomic(&ids_path, text.as_bytes());
             }
         },
     ))

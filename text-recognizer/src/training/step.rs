@@ -14,9 +14,9 @@ use burn_std::ExecutionError;
 
 use crate::charset::{BLANK, PAD};
 use crate::data::HtrBatch;
-use crate::decode::{Bounds, greedy};
+use crate::decode::{Bounds, greedy_any};
 use crate::model::cpu::in_pool;
-use crate::model::{CTC_FRAMES_PER_COLUMN, Memory, ResnetTransformer};
+use crate::model::{Memory, ResnetTransformer};
 
 /// What a step hands to the metrics.
 pub struct HtrOutput {
@@ -74,11 +74,7 @@ pub fn ctc_loss(
     let logits = model.ctc_logits(memory)?;
     let [b, t, _] = logits.dims();
     let device = logits.device();
-    let frames: Vec<usize> = memory
-        .columns
-        .iter()
-        .map(|&c| (c * CTC_FRAMES_PER_COLUMN).min(t))
-        .collect();
+    let frames = model.ctc_valid_frames(memory, t);
     let needed = |ids: &[usize]| ids.len() + ids.windows(2).filter(|w| w[0] == w[1]).count();
     let feasible: Vec<bool> = targets
         .iter()
@@ -121,6 +117,25 @@ pub fn ctc_loss(
     Some((per_line * weights).sum())
 }
 
+/// The training loss of a batch: CTC alone for a CTC-only model, otherwise the decoder's
+/// teacher-forced cross-entropy mixed with the CTC loss by the model's CTC weight.
+pub fn batch_loss(model: &ResnetTransformer, batch: HtrBatch) -> (Tensor<1>, Memory) {
+    let memory = model.encode_padded(batch.images, &batch.widths);
+    if model.is_ctc_only() {
+        let loss = ctc_loss(model, &memory, &batch.target_ids).unwrap_or_else(|| {
+            // No line of the batch fits its frames: a zero loss that still reaches the weights.
+            model
+                .ctc_logits(&memory)
+                .map_or_else(|| memory.features.clone().sum(), |l| l.sum())
+                * 0.0
+        });
+        return (loss, memory);
+    }
+    let logits = model.decode(memory.clone(), batch.inputs);
+    let loss = hybrid_loss(model, &memory, logits, batch.targets, &batch.target_ids);
+    (loss, memory)
+}
+
 /// The training loss: cross-entropy, mixed with the CTC loss by the model's CTC weight.
 pub fn hybrid_loss(
     model: &ResnetTransformer,
@@ -157,9 +172,8 @@ impl TrainStep for ResnetTransformer {
         // Forward and backward on a rayon worker: on the CPU that saves two context switches
         // per tensor operation (`in_pool`).
         in_pool(|| {
-            let memory = self.encode_padded(batch.images, &batch.widths);
-            let logits = self.decode(memory.clone(), batch.inputs);
-            let loss = hybrid_loss(self, &memory, logits, batch.targets, &batch.target_ids);
+            let references = Arc::new(batch.target_ids.clone());
+            let (loss, _) = batch_loss(self, batch);
             let grads = loss.backward();
             TrainOutput::new(
                 self,
@@ -167,7 +181,7 @@ impl TrainStep for ResnetTransformer {
                 HtrOutput {
                     loss,
                     hypotheses: Arc::default(),
-                    references: Arc::new(batch.target_ids),
+                    references,
                 },
             )
         })
@@ -186,17 +200,16 @@ impl InferenceStep for ResnetTransformer {
 impl ResnetTransformer {
     /// Validation loss and greedy hypotheses of one batch.
     fn validate(&self, batch: HtrBatch) -> HtrOutput {
-        let memory = self.encode_padded(batch.images, &batch.widths);
-        let logits = self.decode(memory.clone(), batch.inputs);
         let [b, target_len] = batch.targets.dims();
-        let loss = hybrid_loss(self, &memory, logits, batch.targets, &batch.target_ids);
+        let references = Arc::new(batch.target_ids.clone());
+        let (loss, memory) = batch_loss(self, batch);
         // Room for twice the reference: a hypothesis cut there already has CER ≥ 100 %.
         let max_len = (2 * target_len + 8).min(self.max_output_len());
-        let decoded = greedy(self, memory, &Bounds::uniform(b, max_len));
+        let decoded = greedy_any(self, memory, &Bounds::uniform(b, max_len));
         HtrOutput {
             loss,
             hypotheses: Arc::new(decoded.into_iter().map(|d| d.tokens).collect()),
-            references: Arc::new(batch.target_ids),
+            references,
         }
     }
 }

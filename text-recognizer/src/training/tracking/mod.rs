@@ -143,7 +143,7 @@ impl Environment {
     pub fn write(&self, path: &Path) -> crate::Result<()> {
         let text = ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
             .map_err(|e| crate::Error::config("environment.ron", e))?;
-        crate::registry::write_atomic(path, text.as_bytes())
+        crate::atomic_file::write_atomic(path, text.as_bytes())
     }
 }
 
