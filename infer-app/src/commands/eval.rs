@@ -142,16 +142,7 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         confusions,
         segmentation,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_report(&report);
-    }
-    Ok(if report.skipped.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    finish(&report, args.json)
 }
 
 /// `eval --predictions`: another engine's readings (`PRED/NAME.txt`, one per labelled image)
@@ -209,10 +200,15 @@ fn score_predictions(args: &EvalArgs, pred: &std::path::Path) -> anyhow::Result<
         confusions,
         segmentation: None,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    finish(&report, args.json)
+}
+
+/// Prints the report (JSON or text); exit 1 when something was skipped.
+fn finish(report: &Report, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
     } else {
-        print_report(&report);
+        print_report(report);
     }
     Ok(if report.skipped.is_empty() {
         ExitCode::SUCCESS

@@ -313,7 +313,7 @@ fn page_xml_and_alto_are_valid_against_their_schemas() {
 
 #[test]
 fn eval_reports_the_cer_of_a_set_with_known_errors() {
-    let (_dir, m, s) = setup(4);
+    let (dir, m, s) = setup(4);
     let (m, s) = (m.as_str(), s.as_str());
     // What the model reads (one image per pass: padding then cannot differ between commands).
     let out = infer_app(&[
@@ -331,13 +331,19 @@ fn eval_reports_the_cer_of_a_set_with_known_errors() {
     assert_eq!(out.status.code(), Some(0));
     // References that differ from each hypothesis by exactly two characters.
     let (mut edits, mut length) = (0usize, 0usize);
+    // The same readings as another engine's output files, for `eval --predictions`.
+    let pred = dir.path().join("pred");
+    std::fs::create_dir_all(&pred).expect("mkdir");
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let r: serde_json::Value = serde_json::from_str(line).expect("JSON");
         let path = Path::new(r["path"].as_str().expect("path"));
-        let reference = format!("{}Zq", r["text"].as_str().expect("text"));
+        let text = r["text"].as_str().expect("text");
+        let reference = format!("{text}Zq");
         edits += 2;
         length += reference.chars().count();
         std::fs::write(path.with_extension("gt.txt"), reference).expect("gt");
+        let stem = path.file_stem().expect("a name").to_string_lossy();
+        std::fs::write(pred.join(format!("{stem}.txt")), format!("{text}\n")).expect("pred");
     }
     let out = infer_app(&["eval", "--model", m, "--batch-size", "1", "--json", s]);
     assert_eq!(
@@ -354,6 +360,32 @@ fn eval_reports_the_cer_of_a_set_with_known_errors() {
         "eval CER {cer} vs known {expected}"
     );
     assert_eq!(report["images"], 4);
+    // Another engine's readings are scored by the same scorer: the same CER.
+    let pred_arg = pred.to_string_lossy().to_string();
+    let out = infer_app(&["eval", "--predictions", &pred_arg, "--json", s]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let from_files = report["cer"].as_f64().expect("cer");
+    assert!(
+        (from_files - expected).abs() < 1e-9,
+        "{from_files} vs {expected}"
+    );
+    // A missing reading is scored as empty and listed (exit 1).
+    let first = std::fs::read_dir(&pred)
+        .expect("lists")
+        .next()
+        .expect("a file")
+        .expect("entry");
+    std::fs::remove_file(first.path()).expect("removes");
+    let out = infer_app(&["eval", "--predictions", &pred_arg, "--json", s]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["skipped"].as_array().map(Vec::len), Some(1));
 }
 
 /// `--log DB` records each page read and each failure in the prediction log.

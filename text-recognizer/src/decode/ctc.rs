@@ -6,7 +6,7 @@
 use crate::charset::BLANK;
 
 /// `log(exp(a) + exp(b))` without overflow.
-fn log_add(a: f32, b: f32) -> f32 {
+pub(super) fn log_add(a: f32, b: f32) -> f32 {
     if a == f32::NEG_INFINITY {
         return b;
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use burn::tensor::activation::log_softmax;
 
-use super::ctc::CtcFrames;
+use super::ctc::{CtcFrames, log_add};
 use super::{Bounds, Decoded, Hypothesis, Stop};
 use crate::charset::BLANK;
 use crate::model::{Memory, ResnetTransformer};
@@ -102,18 +102,6 @@ fn blank_confidence(frames: &CtcFrames<'_>) -> f32 {
         .map(|t| frames.log_probs[t * frames.vocab + BLANK].exp())
         .sum::<f32>()
         / frames.frames as f32
-}
-
-/// `log(exp(a) + exp(b))`.
-fn log_add(a: f32, b: f32) -> f32 {
-    if a == f32::NEG_INFINITY {
-        return b;
-    }
-    if b == f32::NEG_INFINITY {
-        return a;
-    }
-    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
-    hi + (lo - hi).exp().ln_1p()
 }
 
 /// Characters tried per frame: the likeliest few, enough for any beam we run.
