@@ -321,7 +321,7 @@ mod tests {
     #[test]
     fn width_buckets_sort_each_window_and_resume_exactly() {
         let charset = Arc::new(Charset::from_texts(["ab"]));
-        let make = || {
+        let plain = || {
             MixtureDataset::new(
                 vec![(fixed(50, "ab"), 1.0)],
                 crate::image::PreprocessConfig::line(),
@@ -333,8 +333,8 @@ mod tests {
                 3,
             )
             .0
-            .with_width_buckets(16)
         };
+        let make = || plain().with_width_buckets(16);
         let ds = make();
         let widths = |ds: &MixtureDataset, range: std::ops::Range<usize>| -> Vec<u32> {
             range
@@ -346,18 +346,7 @@ mod tests {
             assert!(window.is_sorted(), "{window:?}");
         }
         assert!(!epoch1.is_sorted(), "windows are sorted, not the epoch");
-        let plain = MixtureDataset::new(
-            vec![(fixed(50, "ab"), 1.0)],
-            crate::image::PreprocessConfig::line(),
-            charset.clone(),
-            UnknownCharPolicy::Fail,
-            10,
-            None,
-            40,
-            3,
-        )
-        .0;
-        let mut unsorted = widths(&plain, 0..16);
+        let mut unsorted = widths(&plain(), 0..16);
         unsorted.sort_unstable();
         assert_eq!(
             unsorted,
