@@ -210,6 +210,67 @@ fn encoder_layers(c: &mut Criterion) {
     g.finish();
 }
 
+/// Beam search of 4 with and without a character LM, side by side: the default (attention)
+/// model and the campaign's CTC model on 8 real lines. The LM is `HTR_BENCH_LM` (an `.lm`
+/// file, e.g. the one built from the real sets' train transcriptions) or, without it, a 6-gram
+/// of the fixtures' transcriptions.
+fn lm_fusion(c: &mut Criterion) {
+    use std::sync::Arc;
+    use text_recognizer::data::Conventions;
+    use text_recognizer::lm::{CharLm, Smoothing, corpus_lines};
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let fixtures = root.join("datasets/fixtures");
+    let lm = match std::env::var_os("HTR_BENCH_LM") {
+        Some(path) => CharLm::load(Path::new(&path)).expect("HTR_BENCH_LM loads"),
+        None => {
+            let (text, _) = corpus_lines(
+                &[
+                    fixtures.join("testaments-mini"),
+                    fixtures.join("testaments-val-mini"),
+                ],
+                &Conventions::default(),
+                None,
+            )
+            .expect("fixture transcriptions");
+            CharLm::build(text.iter().map(String::as_str), 6, Smoothing::KneserNey).expect("builds")
+        }
+    };
+    let lm = Arc::new(lm);
+    let mut paths: Vec<_> = std::fs::read_dir(fixtures.join("testaments-val-mini"))
+        .expect("fixture folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+        .collect();
+    paths.sort();
+    let lines: Vec<_> = paths
+        .iter()
+        .take(8)
+        .map(|p| open_image(p).expect("fixture image"))
+        .collect();
+    let mut g = c.benchmark_group("beam 4, 8 lines, with and without a character LM");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    for (name, model) in [
+        ("default model", "text-recognizer/model/default-line.htr"),
+        ("campaign CTC model", "datasets/campaign/line.htr"),
+    ] {
+        let plain = Recognizer::load(&root.join(model))
+            .expect("the model loads")
+            .with_batch_size(8)
+            .with_beam(4)
+            .with_lm(None);
+        g.bench_function(format!("{name}, beam 4"), |b| {
+            b.iter(|| plain.recognize_batch(&lines))
+        });
+        let fused = plain.with_lm(Some(lm.clone()));
+        g.bench_function(format!("{name}, beam 4 + LM"), |b| {
+            b.iter(|| fused.recognize_batch(&lines))
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     encoder,
@@ -217,6 +278,7 @@ criterion_group!(
     decoder_step,
     recognition,
     decoding,
-    training
+    training,
+    lm_fusion
 );
 criterion_main!(benches);

@@ -7,7 +7,7 @@
 #
 # Usage: benches/kraken/race.sh LINES_DIR VAL_DIR MINUTES [OUT]
 #   LINES_DIR, VAL_DIR: NAME.{jpg,png} + NAME.gt.txt folders (e.g. ../shared/data/testaments/lines/train, …/val)
-#   env: RECIPE (our config, default datasets/configs/cpu/ctc-lstm.ron; its train and valid
+#   env: RECIPE (our config, default datasets/configs/cpu/ctc-conv.ron; its train and valid
 #        folders are replaced by LINES_DIR and VAL_MINI), VAL_MINI (our per-epoch checkpoint
 #        choice, default datasets/fixtures/testaments-val-mini), SNAP (minutes between snapshots,
 #        default 10), KRAKEN_ARGS (extra `ketos train` options, e.g. "--augment -B 16" for
@@ -20,7 +20,7 @@ val=${2:?usage: race.sh LINES_DIR VAL_DIR MINUTES [OUT]}
 minutes=${3:?usage: race.sh LINES_DIR VAL_DIR MINUTES [OUT]}
 out=${4:-target/race-$(date +%Y%m%d-%H%M%S)}
 root=$(cd "$(dirname "$0")/../.." && pwd)
-recipe=${RECIPE:-$root/datasets/configs/cpu/ctc-lstm.ron}
+recipe=${RECIPE:-$root/datasets/configs/cpu/ctc-conv.ron}
 val_mini=${VAL_MINI:-$root/datasets/fixtures/testaments-val-mini}
 snap=${SNAP:-10}
 venv=${VENV:-$root/target/kraken-venv}
@@ -79,7 +79,7 @@ trap - EXIT
 # One scorer for both.
 echo "| CPU-minutes | ours: CER % | kraken: CER % |" > "$out/table.md"
 echo "|---|---|---|" >> "$out/table.md"
-cer() { sed -n 's/.*"cer": \([0-9.]*\).*/\1/p' "$1" | head -1; }
+cer() { sed -n 's/.*"cer": \([0-9.]*\).*/\1/p' "$1" | head -1 | awk '{ printf "%.2f", $1 }'; }
 for ((m = snap; m <= minutes; m += snap)); do
   ours=- theirs=-
   if [ -f "$out/ours/snapshots/t$m.htr" ]; then

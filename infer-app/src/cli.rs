@@ -118,6 +118,25 @@ pub struct FeedbackExportArgs {
     pub output: PathBuf,
 }
 
+/// Reading with a character language model (`train-app lm build`) in beam search.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LmArgs {
+    /// Read with this character LM in beam search (replacing the model file's own; with no
+    /// --beam, 4 beams).
+    #[arg(long, value_name = "FILE")]
+    pub lm: Option<PathBuf>,
+    /// Read without the LM the model file carries.
+    #[arg(long, conflicts_with = "lm")]
+    pub no_lm: bool,
+    /// The LM's weight [default: the model file's, else the library's].
+    #[arg(long)]
+    pub lm_weight: Option<f32>,
+    /// Score added per character with an LM (offsets its pull to short lines) [default: the
+    /// model file's, else the library's].
+    #[arg(long)]
+    pub lm_bonus: Option<f32>,
+}
+
 /// Options of the HTTP service shared by `serve` and `lambda`.
 #[derive(Args, Debug, Clone)]
 pub struct ServiceArgs {
@@ -190,6 +209,8 @@ pub struct ServiceArgs {
     /// local model, so the page and the model can scale apart.
     #[arg(long, value_name = "URL", env = "HTR_BACKEND_URL")]
     pub backend_url: Option<String>,
+    #[command(flatten)]
+    pub lm: LmArgs,
 }
 
 #[derive(Args, Debug)]
@@ -236,6 +257,8 @@ pub struct EvalArgs {
     /// embedded model].
     #[arg(long)]
     pub beam: Option<usize>,
+    #[command(flatten)]
+    pub lm: LmArgs,
     /// Vary every image first, as users' images vary: tight, loose, small, large, inverted,
     /// blurred, jpeg (plain: unchanged).
     #[arg(long, value_parser = parse_variant)]
@@ -301,6 +324,8 @@ pub struct OcrArgs {
     /// embedded model].
     #[arg(long)]
     pub beam: Option<usize>,
+    #[command(flatten)]
+    pub lm: LmArgs,
     /// Threads for decoding, segmentation and the network [default: all cores].
     #[arg(short, long)]
     pub jobs: Option<usize>,

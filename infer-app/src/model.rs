@@ -1,8 +1,13 @@
 //! The model `infer-app` reads with: a staged file from `--model`, or the library's built-in
 //! default model (datasets/configs/default-line.ron, its report beside it).
 
+use std::sync::Arc;
+
 use anyhow::Context;
+use text_recognizer::lm::CharLm;
 use text_recognizer::{ModelRef, Recognizer, Registry, StagedModel};
+
+use crate::cli::LmArgs;
 
 /// Loads the model `model` names (a file, or a registry entry: in MLflow's registry when a
 /// tracking URI is given, else in the local one), or the embedded default.
@@ -26,22 +31,47 @@ pub fn load(
 }
 
 /// A recognizer as every command sets it up: the model `model` names, on `--device`, with
-/// `batch_size` images per forward pass and `beam` beams (`None`: the model's own), and the
-/// model's version for logs (the first 12 hex digits of its file's SHA-256).
+/// `batch_size` images per forward pass, `beam` beams (`None`: the model's own) and the
+/// character LM `lm` says, and the model's version for logs (the first 12 hex digits of its
+/// file's SHA-256).
 pub fn recognizer(
     model: Option<&ModelRef>,
     global: &crate::cli::GlobalArgs,
     batch_size: usize,
     beam: Option<usize>,
+    lm: &LmArgs,
 ) -> anyhow::Result<(Recognizer, String)> {
     let staged = load_with(model, global)?;
     let version = crate::monitor::store::sha256_hex(&staged.to_bytes()?)[..12].to_string();
-    let recognizer =
+    let mut recognizer =
         Recognizer::from_staged(staged, global.device.device()?)?.with_batch_size(batch_size);
-    let recognizer = match beam {
-        Some(beam) => recognizer.with_beam(beam),
-        None => recognizer,
-    };
+    if lm.no_lm {
+        recognizer = recognizer.with_lm(None);
+    } else if let Some(path) = &lm.lm {
+        let char_lm = CharLm::load(path)?;
+        recognizer = recognizer.with_lm(Some(Arc::new(char_lm)));
+    }
+    if lm.lm_weight.is_some() || lm.lm_bonus.is_some() {
+        let d = recognizer.decode_config();
+        let (w, b) = (
+            lm.lm_weight.unwrap_or(d.lm_weight),
+            lm.lm_bonus.unwrap_or(d.lm_bonus),
+        );
+        recognizer = recognizer.with_lm_weights(w, b);
+    }
+    match beam {
+        Some(beam) => {
+            if beam < 2 && recognizer.lm().is_some() {
+                eprintln!("note: --beam {beam} reads greedily, without the LM");
+            }
+            recognizer = recognizer.with_beam(beam);
+        }
+        // An LM named on the command line is for beam search: give it beams.
+        None if lm.lm.is_some() && recognizer.decode_config().beam < 2 => {
+            recognizer = recognizer.with_beam(4);
+        }
+        None => {}
+    }
     Ok((recognizer, version))
 }
 

@@ -1,13 +1,16 @@
 //! The staged model: one self-describing file that every consumer loads.
 //!
 //! ```text
-//! b"HTRMODEL" | u32 LE format version | u64 LE manifest length | manifest (RON) | weights (burnpack)
+//! version 1: b"HTRMODEL" | u32 LE 1 | u64 LE manifest length | manifest (RON) | weights (burnpack)
+//! version 2: b"HTRMODEL" | u32 LE 2 | u64 LE manifest length | manifest (RON)
+//!            | u64 LE LM length | character LM (`.lm` bytes) | weights (burnpack)
 //! ```
-//! The manifest carries the architecture, the alphabet, the preprocessing and where the weights
-//! came from, so a model file alone is enough to run it. One file also embeds with
-//! `include_bytes!`.
+//! A model without an LM is written as version 1, so older builds still read it. The manifest
+//! carries the architecture, the alphabet, the preprocessing and where the weights came from,
+//! so a model file alone is enough to run it. One file also embeds with `include_bytes!`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use burn::module::Module;
 use burn::store::burn_pack;
@@ -17,10 +20,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::charset::Charset;
 use crate::error::{Error, Result};
+use crate::lm::CharLm;
 use crate::model::{Preset, ResnetTransformer};
 
 const MAGIC: &[u8; 8] = b"HTRMODEL";
+/// The format without an LM.
 const FORMAT_VERSION: u32 = 1;
+/// The format with a character LM between the manifest and the weights.
+const FORMAT_VERSION_LM: u32 = 2;
 
 /// Where a staged model came from (`Default`: nowhere, for models built in code).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -87,12 +94,13 @@ impl std::str::FromStr for WeightPrecision {
     }
 }
 
-/// A manifest plus burnpack weights.
+/// A manifest plus burnpack weights, and the character LM it reads with, if any.
 #[derive(Clone, Debug)]
 pub struct StagedModel {
     /// The description.
     pub manifest: Manifest,
     weights: Vec<u8>,
+    lm: Option<Arc<CharLm>>,
 }
 
 /// The default line model's file, built into the library with the `default-model` feature
@@ -110,7 +118,22 @@ impl StagedModel {
 
     /// A manifest and burnpack weights as they are (staging, conversions).
     pub(crate) fn from_parts(manifest: Manifest, weights: Vec<u8>) -> Self {
-        StagedModel { manifest, weights }
+        StagedModel {
+            manifest,
+            weights,
+            lm: None,
+        }
+    }
+
+    /// The character LM beam search reads with (`train-app stage --lm`).
+    pub fn lm(&self) -> Option<&Arc<CharLm>> {
+        self.lm.as_ref()
+    }
+
+    /// The same model carrying `lm` (`None`: none).
+    pub fn with_lm(mut self, lm: Option<CharLm>) -> Self {
+        self.lm = lm.map(Arc::new);
+        self
     }
 
     /// Packs an in-memory model (tests, conversions). Training stages runs with
@@ -128,6 +151,7 @@ impl StagedModel {
         StagedModel {
             manifest,
             weights: Vec::new(),
+            lm: None,
         }
     }
 
@@ -136,11 +160,22 @@ impl StagedModel {
         let manifest =
             ron::ser::to_string_pretty(&self.manifest, ron::ser::PrettyConfig::default())
                 .map_err(|e| Error::config("manifest", e))?;
-        let mut out = Vec::with_capacity(20 + manifest.len() + self.weights.len());
+        let lm = self.lm.as_ref().map(|lm| lm.to_bytes());
+        let lm_len = lm.as_ref().map_or(0, |b| 8 + b.len());
+        let mut out = Vec::with_capacity(20 + manifest.len() + lm_len + self.weights.len());
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let version = if lm.is_some() {
+            FORMAT_VERSION_LM
+        } else {
+            FORMAT_VERSION
+        };
+        out.extend_from_slice(&version.to_le_bytes());
         out.extend_from_slice(&(manifest.len() as u64).to_le_bytes());
         out.extend_from_slice(manifest.as_bytes());
+        if let Some(lm) = lm {
+            out.extend_from_slice(&(lm.len() as u64).to_le_bytes());
+            out.extend_from_slice(&lm);
+        }
         out.extend_from_slice(&self.weights);
         Ok(out)
     }
@@ -167,9 +202,9 @@ impl StagedModel {
             return Err(bad("missing HTRMODEL header"));
         }
         let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != FORMAT_VERSION_LM {
             return Err(bad(&format!(
-                "format version {version}, this build reads {FORMAT_VERSION}"
+                "format version {version}, this build reads {FORMAT_VERSION} and {FORMAT_VERSION_LM}"
             )));
         }
         let mut len = [0u8; 8];
@@ -189,10 +224,31 @@ impl StagedModel {
         if manifest.charset.vocab_size() > 100_000 {
             return Err(bad("an alphabet of over 100,000 tokens"));
         }
+        let (lm, end) = if version == FORMAT_VERSION_LM {
+            let mut len = [0u8; 8];
+            len.copy_from_slice(bytes.get(end..end + 8).ok_or_else(|| bad("truncated LM"))?);
+            let lm_end = usize::try_from(u64::from_le_bytes(len))
+                .ok()
+                .and_then(|l| (end + 8).checked_add(l))
+                .filter(|&e| e <= bytes.len())
+                .ok_or_else(|| bad("truncated LM"))?;
+            let lm = CharLm::from_bytes(&bytes[end + 8..lm_end], origin)?;
+            (Some(Arc::new(lm)), lm_end)
+        } else {
+            (None, end)
+        };
         Ok(StagedModel {
             manifest,
             weights: bytes[end..].to_vec(),
+            lm,
         })
+    }
+
+    /// Length of the serialised manifest (tests poke at the bytes after it).
+    #[cfg(test)]
+    fn manifest_len(&self) -> usize {
+        ron::ser::to_string_pretty(&self.manifest, ron::ser::PrettyConfig::default())
+            .map_or(0, |m| m.len())
     }
 
     /// Size of the weights in bytes.
@@ -234,10 +290,10 @@ impl StagedModel {
         let weights = burn_pack::Writer::new(tensors)
             .into_bytes()
             .map_err(|e| self.bad_weights(format!("writing the weights: {e}")))?;
-        Ok(StagedModel::from_parts(
-            self.manifest.clone(),
-            weights.to_vec(),
-        ))
+        Ok(StagedModel {
+            lm: self.lm.clone(),
+            ..StagedModel::from_parts(self.manifest.clone(), weights.to_vec())
+        })
     }
 
     fn bad_weights(&self, reason: String) -> Error {
@@ -349,6 +405,33 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_model_with_an_lm_round_trips_and_one_without_stays_version_1() {
+        let plain = random_ctc_line_model();
+        let bytes = plain.to_bytes().expect("serialises");
+        assert_eq!(bytes[8..12], FORMAT_VERSION.to_le_bytes());
+        let lm =
+            CharLm::build(["abc cab", "bca"], 3, crate::lm::Smoothing::KneserNey).expect("builds");
+        let with = plain.clone().with_lm(Some(lm.clone()));
+        let bytes = with.to_bytes().expect("serialises");
+        assert_eq!(bytes[8..12], FORMAT_VERSION_LM.to_le_bytes());
+        let again = StagedModel::from_bytes(&bytes, Path::new("m.htr")).expect("parses");
+        assert_eq!(again.lm().map(|l| l.as_ref()), Some(&lm));
+        assert_eq!(again.weights, plain.weights);
+        assert!(again.model(&Device::flex()).is_ok());
+        // A damaged LM inside the model file is named as the model file's.
+        let mut broken = bytes.clone();
+        let at = 20 + again.manifest_len() + 8 + 40;
+        broken[at] ^= 0x55;
+        let err = StagedModel::from_bytes(&broken, Path::new("m.htr"))
+            .expect_err("a damaged LM is refused")
+            .to_string();
+        assert!(
+            err.contains("m.htr") && err.contains("language model"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn round_trips_through_bytes() {
         let staged = random_line_model();
         let bytes = staged.to_bytes().expect("serialises");
@@ -432,6 +515,7 @@ pub(crate) mod tests {
             let bytes = StagedModel {
                 manifest,
                 weights: good.weights.clone(),
+                lm: None,
             }
             .to_bytes()
             .expect("serialises");

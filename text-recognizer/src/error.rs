@@ -71,6 +71,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A character language model file is malformed, truncated or of another kind.
+    #[error("{path}: not a valid character language model: {reason}")]
+    BadLm {
+        /// The LM file (or the model file that carries it).
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The requested compute device is unknown or not compiled in.
     #[error("device {spec:?}: {reason}")]
     Device {

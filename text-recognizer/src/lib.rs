@@ -29,11 +29,12 @@
 //!      │
 //!      ▼
 //!  image (load, preprocess) ─► layout (page ─► lines) ─► model (ResnetTransformer)
-//!      ─► decode (greedy / beam, KV cache) ─► recognizer (Recognition, PageText)
+//!      ─► decode (greedy / beam, KV cache; lm: character n-grams fused into the beams)
+//!      ─► recognizer (Recognition, PageText)
 //!      ─► export (ALTO v4, PAGE-XML 2019) ─► metrics (CER, WER)
 //! ```
 //!
-//! * Inference, with the default features: [`image`], [`layout`], [`model`], [`decode`],
+//! * Inference, with the default features: [`image`], [`layout`], [`model`], [`decode`], [`lm`],
 //!   [`recognizer`], [`export`], [`artifact`], [`registry`], [`metrics`], and
 //!   [`data::LineFolder`] to read labelled lines for evaluation.
 //! * Feature `train`: [`data`] sources (line folders, ALTO/PAGE pages, IAM, synthetic lines and
@@ -54,6 +55,7 @@ pub mod error;
 pub mod export;
 pub mod image;
 pub mod layout;
+pub mod lm;
 pub mod metrics;
 #[cfg(feature = "download")]
 pub mod mlflow;

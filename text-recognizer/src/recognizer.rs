@@ -1,17 +1,19 @@
 //! The inference API: load a staged model, read images.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use burn::tensor::Device;
 use image::GrayImage;
 
 use crate::artifact::StagedModel;
 use crate::charset::Charset;
-use crate::decode::{Bounds, DecodeConfig, beam_search};
+use crate::decode::{Bounds, DecodeConfig, TokenLm, beam_search};
 use crate::error::Result;
 use crate::image::ink::is_blank;
 use crate::image::{Layout, PreprocessConfig, open_image};
 use crate::layout::{LayoutMode, LineBox, PagePlan, plan_page};
+use crate::lm::CharLm;
 use crate::model::ResnetTransformer;
 use crate::model::cpu::in_pool;
 use rayon::prelude::*;
@@ -138,7 +140,8 @@ impl Recognizer {
     /// Builds a recognizer from a staged model on `device`.
     pub fn from_staged(staged: StagedModel, device: Device) -> Result<Self> {
         let model = staged.model(&device)?;
-        Ok(Recognizer::from_model(model, staged.manifest, device))
+        let lm = staged.lm().cloned();
+        Ok(Recognizer::from_model(model, staged.manifest, device).with_lm(lm))
     }
 
     /// Wraps a network already in memory (e.g. during training) with what its manifest says
@@ -176,6 +179,25 @@ impl Recognizer {
     pub fn with_beam(mut self, beam: usize) -> Self {
         self.decode.beam = beam.max(1);
         self
+    }
+
+    /// Reads with the character LM `lm` in beam search (`None`: without one), replacing the
+    /// model file's own. Greedy reading ignores the LM: give it a beam of 2 or more.
+    pub fn with_lm(mut self, lm: Option<Arc<CharLm>>) -> Self {
+        self.decode.lm = lm.map(|lm| Arc::new(TokenLm::new(lm, &self.charset)));
+        self
+    }
+
+    /// Sets the LM's weight and per-character bonus in beam search.
+    pub fn with_lm_weights(mut self, weight: f32, bonus: f32) -> Self {
+        self.decode.lm_weight = weight;
+        self.decode.lm_bonus = bonus;
+        self
+    }
+
+    /// The character LM it reads with, if any.
+    pub fn lm(&self) -> Option<&CharLm> {
+        self.decode.lm.as_deref().map(TokenLm::lm)
     }
 
     /// Whether the model reads by CTC alone (no attention decoder).

@@ -45,7 +45,7 @@ pub enum Command {
     /// registry (with its lineage), and/or write a plain `.htr` file (`-o`).
     Stage(StageArgs),
     /// Rewrite a model file with its weights at another precision (f16 halves it; loading
-    /// widens them back to f32).
+    /// widens them back to f32), and with a character LM attached (--lm) or removed (--no-lm).
     Convert(ConvertArgs),
     /// Check the `--device` against the CPU (`flex`) before trusting it: a model's eval logits,
     /// training loss and logits after one Adam step on the same lines. Prints a JSON object;
@@ -60,6 +60,96 @@ pub enum Command {
     /// Data tools: download, statistics, contact sheets.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Character language models for beam search: build one from transcriptions, measure one.
+    #[command(subcommand)]
+    Lm(LmCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LmCommand {
+    /// Build a character n-gram model from text files (one line each) and line folders
+    /// (their NAME.gt.txt; train splits only), normalised as transcriptions are (NFC, single
+    /// spaces).
+    Build(LmBuildArgs),
+    /// Bits per character of a model on text (lower is better: orders and smoothings are
+    /// chosen this way, on validation transcriptions).
+    Eval(LmEvalArgs),
+}
+
+/// How transcriptions are rewritten before counting (a set's conventions, as in a training
+/// config's `Rewritten` source).
+#[derive(Args, Debug)]
+pub struct LmTextArgs {
+    /// Replace a character: FROM=TO (TO may be empty), e.g. --map '¬=-'.
+    #[arg(long, value_name = "FROM=TO")]
+    pub map: Vec<String>,
+    /// Remove these characters (markup), e.g. --drop '‸'.
+    #[arg(long, value_name = "CHARS", default_value = "")]
+    pub drop: String,
+    /// Leave out lines holding any of these characters, e.g. --skip-lines-with '¥'.
+    #[arg(long, value_name = "CHARS", default_value = "")]
+    pub skip_lines_with: String,
+    /// Keep only the characters of this staged model's alphabet.
+    #[arg(long, value_name = "MODEL")]
+    pub alphabet_of: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct LmBuildArgs {
+    /// Text files and line folders.
+    #[arg(required = true)]
+    pub text: Vec<PathBuf>,
+    /// Where to write the model (NAME.lm).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// N-gram order (characters of context + 1), 1 to 8.
+    #[arg(long, default_value_t = 6)]
+    pub order: usize,
+    /// kneser-ney (modified, interpolated) or witten-bell.
+    #[arg(long, default_value = "kneser-ney")]
+    pub smoothing: text_recognizer::lm::Smoothing,
+    /// Leave n-grams (of two characters or more) seen fewer times than this to the backoff:
+    /// a smaller file (1: keep all).
+    #[arg(long, default_value_t = 1)]
+    pub min_count: usize,
+    /// Also report bits per character on this held-out file or folder (repeat the option for
+    /// several: a bare path after it is training text).
+    #[arg(long, value_name = "TEXT")]
+    pub held_out: Vec<PathBuf>,
+    #[command(flatten)]
+    pub rewrite: LmTextArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct LmEvalArgs {
+    /// The model (.lm).
+    pub lm: PathBuf,
+    /// Text files and line folders.
+    #[arg(required = true)]
+    pub text: Vec<PathBuf>,
+    #[command(flatten)]
+    pub rewrite: LmTextArgs,
+}
+
+/// Attaching a character LM to a model file (`stage`, `convert`).
+#[derive(Args, Debug)]
+pub struct AttachLmArgs {
+    /// A character LM (`train-app lm build`) the model then reads with in beam search.
+    #[arg(long, value_name = "FILE")]
+    pub lm: Option<PathBuf>,
+    /// Leave out the LM the model file carries.
+    #[arg(long, conflicts_with = "lm")]
+    pub no_lm: bool,
+    /// The LM's weight saved with the model [default: the library's].
+    #[arg(long, requires = "lm")]
+    pub lm_weight: Option<f32>,
+    /// The LM's per-character bonus saved with the model [default: the library's].
+    #[arg(long, requires = "lm")]
+    pub lm_bonus: Option<f32>,
+    /// Beams saved with the model (an LM needs 2 or more) [default: the model's own, raised
+    /// to 4 with an LM].
+    #[arg(long)]
+    pub beam: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -237,6 +327,8 @@ pub struct StageArgs {
     /// been tracked there), with the same aliases.
     #[arg(long, env = "MLFLOW_TRACKING_URI", value_name = "URL")]
     pub tracking_uri: Option<String>,
+    #[command(flatten)]
+    pub lm: AttachLmArgs,
 }
 
 #[derive(Args, Debug)]
@@ -249,6 +341,8 @@ pub struct ConvertArgs {
     /// Weight precision: f32 or f16.
     #[arg(long, default_value = "f16")]
     pub weights: text_recognizer::WeightPrecision,
+    #[command(flatten)]
+    pub lm: AttachLmArgs,
 }
 
 #[derive(Args, Debug)]

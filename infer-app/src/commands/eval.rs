@@ -71,8 +71,13 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     if let Some(pred) = &args.predictions {
         return score_predictions(&args, pred);
     }
-    let (recognizer, _) =
-        crate::model::recognizer(args.model.as_ref(), global, args.batch_size, args.beam)?;
+    let (recognizer, _) = crate::model::recognizer(
+        args.model.as_ref(),
+        global,
+        args.batch_size,
+        args.beam,
+        &args.lm,
+    )?;
     let name = recognizer.manifest().name.clone();
     let (samples, skipped) = LineFolder::new(&args.dir).scan()?;
     let mut skipped: Vec<String> = skipped
@@ -290,6 +295,15 @@ fn decoding(recognizer: &Recognizer, args: &EvalArgs) -> String {
         (true, false) => "CTC best path".to_string(),
         (false, true) => format!("beam {} (alpha {}), KV cache", d.beam, d.length_alpha),
         (false, false) => "greedy, KV cache".to_string(),
+    };
+    let search = match recognizer.lm() {
+        Some(lm) if d.beam > 1 => format!(
+            "{search}, {}-gram character LM (weight {}, bonus {})",
+            lm.order(),
+            d.lm_weight,
+            d.lm_bonus
+        ),
+        _ => search,
     };
     let limit = d.max_chars_per_height.map_or(String::new(), |c| {
         format!(", at most {c} chars per line height")

@@ -60,8 +60,13 @@ pub fn run(args: OcrArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             .num_threads(jobs.max(1))
             .build_global()?;
     }
-    let (recognizer, version) =
-        crate::model::recognizer(args.model.as_ref(), global, args.batch_size, args.beam)?;
+    let (recognizer, version) = crate::model::recognizer(
+        args.model.as_ref(),
+        global,
+        args.batch_size,
+        args.beam,
+        &args.lm,
+    )?;
     let model = (recognizer.manifest().name.clone(), Some(version));
 
     let expanded = crate::inputs::expand(&args.inputs, args.recursive);

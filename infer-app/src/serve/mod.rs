@@ -122,6 +122,7 @@ impl AppState {
                     global,
                     text_recognizer::recognizer::DEFAULT_BATCH_SIZE,
                     None,
+                    &args.lm,
                 )?;
                 let model = recognizer.manifest().name.clone();
                 let model_layout = recognizer.preprocess().layout;

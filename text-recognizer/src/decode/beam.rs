@@ -3,10 +3,11 @@
 
 use burn::tensor::activation::log_softmax;
 
-use super::ctc_read::{CtcTable, read_ctc};
+use super::ctc_read::{CtcTable, read_ctc_fused};
 use super::greedy::{column, greedy};
 use super::{Bounds, DecodeConfig, Decoded, Hypothesis, Stop};
 use crate::charset::{PAD, START};
+use crate::lm::LmState;
 use crate::model::{Memory, ResnetTransformer};
 
 /// A live or finished hypothesis with its summed log probability.
@@ -14,12 +15,16 @@ use crate::model::{Memory, ResnetTransformer};
 struct Scored {
     hyp: Hypothesis,
     log_prob: f32,
+    /// The LM's fused score (0 without an LM) and its state after the hypothesis' tokens.
+    lm: f32,
+    state: LmState,
 }
 
 impl Scored {
-    /// The ranking score: summed log probability over `length^alpha` (`<E>` counted).
+    /// The ranking score: summed log probability (plus the LM's score) over `length^alpha`
+    /// (`<E>` counted).
     fn normalised(&self, alpha: f32) -> f32 {
-        self.log_prob / (self.hyp.probs.len().max(1) as f32).powf(alpha)
+        (self.log_prob + self.lm) / (self.hyp.probs.len().max(1) as f32).powf(alpha)
     }
 }
 
@@ -51,7 +56,9 @@ fn repeat_memory(memory: Memory, width: usize) -> Memory {
 /// their log probability over `length^length_alpha` (0: raw sum, 1: mean per token); with a
 /// CTC head and `ctc_weight` w > 0 the finished ones are rescored as
 /// `(1 − w)·attention + w·CTC`, both length-normalised. A CTC-only model is read by its CTC
-/// head ([`read_ctc`]: best path, or prefix beam search of `search.beam` prefixes).
+/// head ([`super::read_ctc`]: best path, or prefix beam search of `search.beam` prefixes).
+/// With a character LM ([`DecodeConfig::lm`]) and more than one beam, every extension also
+/// scores `lm_weight · ln P_LM + lm_bonus` (shallow fusion).
 ///
 /// # Shapes
 /// `memory: [B, S, d]`; `bounds` has one limit per image.
@@ -63,8 +70,9 @@ pub fn beam_search(
 ) -> Vec<Decoded> {
     let memory = memory.into();
     let (width, alpha) = (search.beam, search.length_alpha);
+    let fusion = search.fusion();
     if model.is_ctc_only() {
-        return read_ctc(model, &memory, bounds, width);
+        return read_ctc_fused(model, &memory, bounds, width, fusion.as_ref());
     }
     if width <= 1 {
         return greedy(model, memory, bounds);
@@ -82,6 +90,8 @@ pub fn beam_search(
             vec![Scored {
                 hyp: Hypothesis::default(),
                 log_prob: 0.0,
+                lm: 0.0,
+                state: fusion.as_ref().map(|f| f.start()).unwrap_or_default(),
             }]
         })
         .collect();
@@ -102,27 +112,30 @@ pub fn beam_search(
             if live[b].is_empty() {
                 continue;
             }
-            // Every continuation of every live beam, best first.
-            let mut candidates: Vec<(f32, usize, usize)> = Vec::new();
+            // Every continuation of every live beam, best first: (fused score, the model's
+            // log probability of the token, the LM's part, beam, token).
+            let mut candidates: Vec<(f32, f32, f32, usize, usize)> = Vec::new();
             for (k, beam) in live[b].iter().enumerate() {
                 let row = &log_probs[(b * width + k) * vocab..(b * width + k + 1) * vocab];
-                candidates.extend(
-                    row.iter()
-                        .enumerate()
-                        .map(|(v, &lp)| (beam.log_prob + lp, k, v)),
-                );
+                candidates.extend(row.iter().enumerate().map(|(v, &lp)| {
+                    let lm = fusion.as_ref().map_or(0.0, |f| f.extend(beam.state, v).0);
+                    (beam.log_prob + beam.lm + lp + lm, lp, lm, k, v)
+                }));
             }
             candidates.sort_by(|x, y| y.0.total_cmp(&x.0));
             let mut next: Vec<Scored> = Vec::with_capacity(width);
-            for (score, k, v) in candidates {
+            for (_, lp, lm, k, v) in candidates {
                 if next.len() == width {
                     break;
                 }
                 let parent = &live[b][k];
-                let lp = score - parent.log_prob;
                 let mut child = Scored {
                     hyp: parent.hyp.clone(),
-                    log_prob: score,
+                    log_prob: parent.log_prob + lp,
+                    lm: parent.lm + lm,
+                    state: fusion
+                        .as_ref()
+                        .map_or(parent.state, |f| f.extend(parent.state, v).1),
                 };
                 child.hyp.push(v, lp.exp(), bounds, b);
                 match child.hyp.stop {

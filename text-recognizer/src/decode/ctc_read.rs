@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use burn::tensor::activation::log_softmax;
 
 use super::ctc::{CtcFrames, log_add};
+use super::fusion::Fusion;
 use super::{Bounds, Decoded, Hypothesis, Stop};
-use crate::charset::BLANK;
+use crate::charset::{BLANK, END};
+use crate::lm::LmState;
 use crate::model::{Memory, ResnetTransformer};
 
 /// CTC log probabilities of every image of a batch, read to the host once.
@@ -52,7 +54,7 @@ impl CtcTable {
 
 /// Reads every image of `memory` by its CTC head: the best path for `beam` ≤ 1, else prefix
 /// beam search over `beam` prefixes. Tokens past a line's limit, and repetition loops, are
-/// cut as [`Hypothesis`] cuts them.
+/// cut as the attention beams cut them.
 ///
 /// # Panics
 /// When the model has no CTC head (callers check [`ResnetTransformer::is_ctc_only`]).
@@ -62,6 +64,17 @@ pub fn read_ctc(
     bounds: &Bounds,
     beam: usize,
 ) -> Vec<Decoded> {
+    read_ctc_fused(model, memory, bounds, beam, None)
+}
+
+/// [`read_ctc`], the prefix beams ranked with a character LM when `fusion` is given.
+pub(super) fn read_ctc_fused(
+    model: &ResnetTransformer,
+    memory: &Memory,
+    bounds: &Bounds,
+    beam: usize,
+    fusion: Option<&Fusion<'_>>,
+) -> Vec<Decoded> {
     let table = CtcTable::of(model, memory).expect("a CTC-only model has a CTC head");
     (0..table.len())
         .map(|b| {
@@ -69,7 +82,7 @@ pub fn read_ctc(
             let tokens = if beam <= 1 {
                 frames.greedy()
             } else {
-                prefix_beam(&frames, beam)
+                prefix_search(&frames, beam, fusion)
             };
             let confidences = aligned_confidences(&frames, &tokens);
             let mut hyp = Hypothesis::default();
@@ -111,10 +124,68 @@ const CANDIDATES_PER_FRAME: usize = 8;
 /// paths ending in blank and in its last character, so paths that collapse to the same text
 /// add up. Returns the likeliest prefix.
 pub fn prefix_beam(frames: &CtcFrames<'_>, width: usize) -> Vec<usize> {
+    prefix_search(frames, width, None)
+}
+
+/// A prefix's acoustic probabilities, and what the LM says of it so far.
+#[derive(Clone, Copy)]
+struct Prefix {
+    /// log P of the paths ending in blank.
+    blank: f32,
+    /// log P of the paths ending in the prefix's last character.
+    last: f32,
+    /// The LM's fused score of the prefix (0 without an LM).
+    lm: f32,
+    state: LmState,
+}
+
+impl Prefix {
+    fn score(&self) -> f32 {
+        log_add(self.blank, self.last) + self.lm
+    }
+
+    /// The same prefix at the next frame, before any path reaches it.
+    fn unreached(&self) -> Prefix {
+        Prefix {
+            blank: f32::NEG_INFINITY,
+            last: f32::NEG_INFINITY,
+            ..*self
+        }
+    }
+
+    /// The prefix extended by `id`, before any path reaches it.
+    fn child(&self, id: usize, fusion: Option<&Fusion<'_>>) -> Prefix {
+        let (lm, state) = match fusion {
+            Some(f) => {
+                let (add, state) = f.extend(self.state, id);
+                (self.lm + add, state)
+            }
+            None => (self.lm, self.state),
+        };
+        Prefix {
+            lm,
+            state,
+            ..self.unreached()
+        }
+    }
+}
+
+/// [`prefix_beam`], ranking prefixes by their CTC probability plus the LM's fused score when
+/// `fusion` is given (and the LM's end-of-line probability at the end).
+pub(super) fn prefix_search(
+    frames: &CtcFrames<'_>,
+    width: usize,
+    fusion: Option<&Fusion<'_>>,
+) -> Vec<usize> {
     let neg = f32::NEG_INFINITY;
-    // prefix → (log P ending in blank, log P ending in its last character)
-    let mut beams: Vec<(Vec<usize>, f32, f32)> = vec![(Vec::new(), 0.0, neg)];
-    let mut next: HashMap<Vec<usize>, (f32, f32)> = HashMap::new();
+    let root = Prefix {
+        blank: 0.0,
+        last: neg,
+        lm: 0.0,
+        state: fusion.map(Fusion::start).unwrap_or_default(),
+    };
+    let mut beams: Vec<(Vec<usize>, Prefix)> = vec![(Vec::new(), root)];
+    let mut next: HashMap<Vec<usize>, Prefix> = HashMap::new();
     let mut order: Vec<(usize, f32)> = Vec::with_capacity(frames.vocab);
     for t in 0..frames.frames {
         let row = &frames.log_probs[t * frames.vocab..(t + 1) * frames.vocab];
@@ -129,38 +200,43 @@ pub fn prefix_beam(frames: &CtcFrames<'_>, width: usize) -> Vec<usize> {
             order.push((BLANK, row[BLANK]));
         }
         next.clear();
-        for (prefix, pb, pnb) in &beams {
-            let total = log_add(*pb, *pnb);
+        for (prefix, p) in &beams {
+            let total = log_add(p.blank, p.last);
             let last = prefix.last().copied();
             for &(id, lp) in &order {
                 if id == BLANK {
-                    let e = next.entry(prefix.clone()).or_insert((neg, neg));
-                    e.0 = log_add(e.0, total + lp);
+                    let e = next.entry(prefix.clone()).or_insert_with(|| p.unreached());
+                    e.blank = log_add(e.blank, total + lp);
                 } else if Some(id) == last {
                     // The same character again: a repeat only after a blank, else the same run.
-                    let same = next.entry(prefix.clone()).or_insert((neg, neg));
-                    same.1 = log_add(same.1, pnb + lp);
+                    let same = next.entry(prefix.clone()).or_insert_with(|| p.unreached());
+                    same.last = log_add(same.last, p.last + lp);
                     let mut longer = prefix.clone();
                     longer.push(id);
-                    let e = next.entry(longer).or_insert((neg, neg));
-                    e.1 = log_add(e.1, pb + lp);
+                    let e = next.entry(longer).or_insert_with(|| p.child(id, fusion));
+                    e.last = log_add(e.last, p.blank + lp);
                 } else {
                     let mut longer = prefix.clone();
                     longer.push(id);
-                    let e = next.entry(longer).or_insert((neg, neg));
-                    e.1 = log_add(e.1, total + lp);
+                    let e = next.entry(longer).or_insert_with(|| p.child(id, fusion));
+                    e.last = log_add(e.last, total + lp);
                 }
             }
         }
-        beams = next.drain().map(|(p, (b, nb))| (p, b, nb)).collect();
-        beams.sort_by(|x, y| {
-            log_add(y.1, y.2)
-                .total_cmp(&log_add(x.1, x.2))
-                .then(x.0.cmp(&y.0))
-        });
+        beams = next.drain().collect();
+        beams.sort_by(|x, y| y.1.score().total_cmp(&x.1.score()).then(x.0.cmp(&y.0)));
         beams.truncate(width.max(1));
     }
-    beams.into_iter().next().map(|b| b.0).unwrap_or_default()
+    // The end of the line, as the LM sees it: the first of the best (the order above breaks ties).
+    let end = |p: &Prefix| fusion.map_or(0.0, |f| f.extend(p.state, END).0);
+    let mut best: Option<(f32, Vec<usize>)> = None;
+    for (prefix, p) in beams {
+        let score = p.score() + end(&p);
+        if best.as_ref().is_none_or(|b| score > b.0) {
+            best = Some((score, prefix));
+        }
+    }
+    best.map(|b| b.1).unwrap_or_default()
 }
 
 /// The probability of each of `tokens` on its frames under the best (Viterbi) alignment: the

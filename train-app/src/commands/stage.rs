@@ -9,7 +9,7 @@ use text_recognizer::training::{RunDir, read_mlflow_ids};
 use crate::cli::{GlobalArgs, StageArgs};
 
 pub fn run(args: StageArgs, global: &GlobalArgs) -> anyhow::Result<()> {
-    let staged = StagedModel::from_run(&args.run_dir, &args.name)?;
+    let staged = super::attach_lm(StagedModel::from_run(&args.run_dir, &args.name)?, &args.lm)?;
     let p = &staged.manifest.provenance;
     let cer = p.valid_cer.map_or("-".into(), |c| format!("{c:.2} %"));
     let mut wrote = false;

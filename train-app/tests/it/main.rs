@@ -3,6 +3,7 @@
 mod bad_data;
 mod export;
 mod flywheel;
+mod lm;
 mod memorize;
 mod mlflow;
 mod preemption;
