@@ -43,7 +43,11 @@ fn reading_with_an_lm_from_options_and_from_the_model_file() {
     let model = root().join("datasets/campaign/line.htr");
     let model_arg = model.to_string_lossy().to_string();
 
-    let (plain, out) = eval(&["--model", &model_arg, "--beam", "4"]);
+    // The campaign's file carries the real sets' LM; --no-lm gives plain prefix beams.
+    let (own, _) = eval(&["--model", &model_arg]);
+    let own_decoding = own["decoding"].as_str().unwrap_or_default();
+    assert!(own_decoding.contains("character LM"), "{own_decoding}");
+    let (plain, out) = eval(&["--model", &model_arg, "--beam", "4", "--no-lm"]);
     assert!(
         out.status.success(),
         "{}",

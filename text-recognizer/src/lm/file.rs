@@ -213,7 +213,11 @@ mod tests {
     #[test]
     fn a_saved_model_loads_as_it_was_and_saves_the_same_bytes() {
         let pruned = CharLm::build_pruned(
-            ["fait et écrit de ma main", "je lègue à ma femme", "fait à Paris"],
+            [
+                "fait et écrit de ma main",
+                "je lègue à ma femme",
+                "fait à Paris",
+            ],
             5,
             Smoothing::KneserNey,
             2,
