@@ -126,9 +126,44 @@ pub fn char_confusions(hypothesis: &str, reference: &str) -> Vec<(Option<char>, 
     out
 }
 
+/// Words of `hypothesis` that are no misreading of any word of `reference`: words of three or
+/// more letters (punctuation and digits aside) further than half their length, in character
+/// edits, from every reference word. A model that reads the ink misspells; one that writes from
+/// its language model invents (`LORD` on a line that has no such word).
+pub fn invented_words(hypothesis: &str, reference: &str) -> Vec<String> {
+    let letters = |w: &str| -> Vec<char> {
+        w.chars()
+            .filter(|c| c.is_alphabetic())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let reference: Vec<Vec<char>> = reference.split_whitespace().map(letters).collect();
+    hypothesis
+        .split_whitespace()
+        .filter(|w| {
+            let h = letters(w);
+            h.len() >= 3 && reference.iter().all(|r| 2 * edit_distance(&h, r) > h.len())
+        })
+        .map(String::from)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn misreadings_are_not_inventions() {
+        let reference = "la maison du notaire, 12 mars";
+        assert!(invented_words("la rnaison du notaive, 12 mars", reference).is_empty());
+        assert!(invented_words("", reference).is_empty());
+        assert_eq!(
+            invented_words("la maison LORD du notaire GOD", reference),
+            vec!["LORD".to_string(), "GOD".to_string()]
+        );
+        // Short words and numbers are never counted: too little to tell.
+        assert!(invented_words("of 1788 a", reference).is_empty());
+    }
 
     #[test]
     fn hand_computed_cer() {

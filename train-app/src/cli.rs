@@ -41,6 +41,10 @@ impl GlobalArgs {
 pub enum Command {
     /// Train a model from a RON config (or resume a run).
     Train(TrainArgs),
+    /// Adapt a model to your own transcribed lines (NAME.png + NAME.gt.txt folders) in one
+    /// command: a share held back for early stopping, small-data defaults, the best checkpoint
+    /// staged as a model file that keeps the base model's LM.
+    FineTune(FineTuneArgs),
     /// Stage a run's best checkpoint: register it as the next version of a model in the
     /// registry (with its lineage), and/or write a plain `.htr` file (`-o`).
     Stage(StageArgs),
@@ -308,6 +312,65 @@ pub struct TrainArgs {
         default_value = "text-recognizer"
     )]
     pub experiment: String,
+}
+
+#[derive(Args, Debug)]
+pub struct FineTuneArgs {
+    /// Folders of transcribed lines (NAME.png + NAME.gt.txt, recursive).
+    #[arg(required = true)]
+    pub lines: Vec<PathBuf>,
+    /// The model to adapt: a `.htr` file or `registry:NAME@ALIAS` [default: the built-in model].
+    #[arg(long, value_name = "MODEL")]
+    pub from: Option<text_recognizer::ModelRef>,
+    /// Train the base model's architecture and alphabet from random weights instead.
+    #[arg(long)]
+    pub scratch: bool,
+    /// Use only this many of the lines (a seeded sample): learning curves, quick tries.
+    #[arg(long = "lines", value_name = "N")]
+    pub max_lines: Option<usize>,
+    /// Lines for early stopping [default: --valid-share of the lines, held back].
+    #[arg(long, value_name = "DIR")]
+    pub valid: Option<PathBuf>,
+    /// Share of the lines held back for early stopping (at least 2 lines).
+    #[arg(long, default_value_t = 0.1)]
+    pub valid_share: f64,
+    /// Stop after this many minutes (the best checkpoint is staged).
+    #[arg(long, default_value_t = 30.0)]
+    pub minutes: f64,
+    /// At most this many epochs.
+    #[arg(long, default_value_t = 1000)]
+    pub epochs: usize,
+    /// Samples per epoch (validation runs after each) [default: max(training lines, 256)].
+    #[arg(long)]
+    pub epoch_samples: Option<usize>,
+    /// Stop when this many epochs in a row bring no better validation CER.
+    #[arg(long, default_value_t = 10)]
+    pub patience: usize,
+    /// Learning rate, constant after 20 warm-up steps [default: 3e-4 from the model's weights,
+    /// 1e-3 from scratch].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Batch size.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Seed of the split, the sampling and the augmentation.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Run directory (default: runs/fine-tune-<unix time>).
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// Where to write the fine-tuned model [default: RUN_DIR/fine-tuned.htr].
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The model's name in its manifest.
+    #[arg(long, default_value = "fine-tuned")]
+    pub name: String,
+    /// Leave out the base model's LM.
+    #[arg(long)]
+    pub no_lm: bool,
+    /// Print plain progress lines even on a terminal.
+    #[arg(long)]
+    pub log_progress: bool,
 }
 
 #[derive(Args, Debug)]

@@ -10,7 +10,9 @@ use text_recognizer::Recognizer;
 use text_recognizer::data::{LineFolder, SampleRef};
 use text_recognizer::image::variants::Variant;
 use text_recognizer::image::{GrayImage, open_image};
-use text_recognizer::metrics::{ErrorCount, char_confusions, char_errors, word_errors};
+use text_recognizer::metrics::{
+    ErrorCount, char_confusions, char_errors, invented_words, word_errors,
+};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::cli::{EvalArgs, GlobalArgs};
@@ -44,8 +46,22 @@ struct Report {
     images_per_second: f64,
     worst: Vec<Line>,
     confusions: Vec<(String, String, usize)>,
+    /// Words read that are no misreading of any reference word (a decoder writing its own text).
+    invented: Invented,
     /// How the images were split into lines, when the references have several.
     segmentation: Option<Segmentation>,
+}
+
+/// Read words that resemble no word of their line's reference
+/// ([`text_recognizer::metrics::invented_words`]).
+#[derive(Serialize)]
+struct Invented {
+    /// Invented words in all.
+    words: usize,
+    /// Words read in all.
+    of_words_read: usize,
+    /// The most frequent ones, with their counts.
+    most_frequent: Vec<(String, usize)>,
 }
 
 /// Lines found against the lines of the references.
@@ -128,6 +144,7 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         words,
         worst: lines,
         confusions,
+        invented,
     } = score(&refs, &results, args.worst);
     let report = Report {
         model: name,
@@ -145,6 +162,7 @@ pub fn run(args: EvalArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         images_per_second: results.len() as f64 / seconds.max(1e-9),
         worst: lines,
         confusions,
+        invented,
         segmentation,
     };
     finish(&report, args.json)
@@ -186,6 +204,7 @@ fn score_predictions(args: &EvalArgs, pred: &std::path::Path) -> anyhow::Result<
         words,
         worst,
         confusions,
+        invented,
     } = score(&refs, &results, args.worst);
     let report = Report {
         model: pred.display().to_string(),
@@ -203,6 +222,7 @@ fn score_predictions(args: &EvalArgs, pred: &std::path::Path) -> anyhow::Result<
         images_per_second: 0.0,
         worst,
         confusions,
+        invented,
         segmentation: None,
     };
     finish(&report, args.json)
@@ -228,6 +248,7 @@ struct Scores {
     words: ErrorCount,
     worst: Vec<Line>,
     confusions: Vec<(String, String, usize)>,
+    invented: Invented,
 }
 
 /// Scores `results` against the references: totals, the `worst` lines by CER and the 15 most
@@ -237,7 +258,13 @@ fn score(refs: &[SampleRef], results: &[Hypothesis], worst: usize) -> Scores {
     let mut words = ErrorCount::default();
     let mut confusions: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut lines = Vec::new();
+    let mut invented: BTreeMap<String, usize> = BTreeMap::new();
+    let mut words_read = 0;
     for (s, r) in refs.iter().zip(results) {
+        words_read += r.text.split_whitespace().count();
+        for w in invented_words(&r.text, &s.text) {
+            *invented.entry(w).or_default() += 1;
+        }
         let c = char_errors(&r.text, &s.text);
         chars = chars + c;
         words = words + word_errors(&r.text, &s.text);
@@ -261,11 +288,20 @@ fn score(refs: &[SampleRef], results: &[Hypothesis], worst: usize) -> Scores {
         .collect();
     confusions.sort_by_key(|c| std::cmp::Reverse(c.2));
     confusions.truncate(15);
+    let invented_count = invented.values().sum();
+    let mut most_frequent: Vec<(String, usize)> = invented.into_iter().collect();
+    most_frequent.sort_by_key(|w| std::cmp::Reverse(w.1));
+    most_frequent.truncate(10);
     Scores {
         chars,
         words,
         worst: lines,
         confusions,
+        invented: Invented {
+            words: invented_count,
+            of_words_read: words_read,
+            most_frequent,
+        },
     }
 }
 
@@ -386,6 +422,22 @@ fn print_report(r: &Report) {
         r.cer, r.char_errors.edits, r.char_errors.reference_len, r.wer
     );
     println!("{:.2} s, {:.1} images/s", r.seconds, r.images_per_second);
+    let examples: Vec<String> = r
+        .invented
+        .most_frequent
+        .iter()
+        .map(|(w, n)| format!("{w} ×{n}"))
+        .collect();
+    println!(
+        "invented words (like no word of the line): {} of {} read{}",
+        r.invented.words,
+        r.invented.of_words_read,
+        if examples.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", examples.join(", "))
+        }
+    );
     if let Some(s) = &r.segmentation {
         println!(
             "segmentation: the right number of lines in {} of {} images \

@@ -12,18 +12,60 @@ use super::line_folder::{LineFolder, Skipped};
 use super::pages::{PageUnit, load_pages};
 use super::synthetic::{
     FontSet, Fonts, ParagraphStacker, RenderConfig, StackConfig, SyntheticLines, TextCorpus,
+    WordMix,
 };
 use crate::error::{Error, Result};
 use crate::image::{InkPolarity, open_image};
 
 /// Where training text comes from.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub enum TextSource {
     /// The King James Bible (Debian `bible-kjv`, public domain).
     #[default]
     Kjv,
     /// One sentence per line of a UTF-8 file.
     File(PathBuf),
+    /// Transcriptions: every `NAME.gt.txt` of line folders (train splits only) and lines of text
+    /// files, normalised as LMs read them (NFC) and rewritten by `conventions`.
+    Transcriptions {
+        /// Line folders or text files.
+        paths: Vec<PathBuf>,
+        /// The rewriting (one for all paths).
+        #[serde(default)]
+        conventions: Conventions,
+    },
+    /// Random words from word lists, one word per line (`/usr/share/dict/french` from Debian's
+    /// `wfrench`, `american-english` from `wamerican`), with numbers, dates and punctuation.
+    Words {
+        /// Word-list files.
+        lists: Vec<PathBuf>,
+        /// How lines are dressed.
+        #[serde(default)]
+        mix: WordMix,
+    },
+    /// Each line's text from one of these sources, drawn by weight.
+    Mix(Vec<(TextSource, f64)>),
+}
+
+impl TextSource {
+    /// Loads the text (the KJV cached under `cache_dir`).
+    pub fn corpus(&self, cache_dir: &Path) -> Result<TextCorpus> {
+        match self {
+            TextSource::Kjv => TextCorpus::kjv(cache_dir),
+            TextSource::File(p) => TextCorpus::from_file(p),
+            TextSource::Transcriptions { paths, conventions } => {
+                let (lines, _) = crate::lm::corpus_lines(paths, conventions, None)?;
+                TextCorpus::from_lines(lines.iter().map(String::as_str), "transcriptions")
+            }
+            TextSource::Words { lists, mix } => TextCorpus::from_word_lists(lists, mix.clone()),
+            TextSource::Mix(parts) => TextCorpus::mixture(
+                parts
+                    .iter()
+                    .map(|(source, weight)| Ok((source.corpus(cache_dir)?, *weight)))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+        }
+    }
 }
 
 /// A source of (image, transcription) samples.
@@ -170,10 +212,7 @@ impl DataSource {
     /// Text corpus of a synthetic-lines source, so alphabets can include it.
     pub fn corpus(&self, options: &LoadOptions) -> Result<Option<TextCorpus>> {
         match self {
-            DataSource::SyntheticLines { text, .. } => Ok(Some(match text {
-                TextSource::Kjv => TextCorpus::kjv(&options.cache_dir)?,
-                TextSource::File(p) => TextCorpus::from_file(p)?,
-            })),
+            DataSource::SyntheticLines { text, .. } => Ok(Some(text.corpus(&options.cache_dir)?)),
             DataSource::SyntheticParagraphs { lines, .. } => lines.corpus(options),
             DataSource::Rewritten { source, .. } => source.corpus(options),
             _ => Ok(None),

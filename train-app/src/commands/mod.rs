@@ -3,6 +3,7 @@
 mod check_device;
 mod convert;
 mod data;
+mod fine_tune;
 mod lm;
 mod registry;
 mod runs;
@@ -17,6 +18,7 @@ use text_recognizer::lm::CharLm;
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(args) => train::run(args, &cli.global),
+        Command::FineTune(args) => fine_tune::run(args, &cli.global),
         Command::Stage(args) => stage::run(args, &cli.global),
         Command::Convert(args) => convert::run(args),
         Command::CheckDevice(args) => check_device::run(args, &cli.global),

@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use text_recognizer::ModelRef;
 use text_recognizer::training::tracking::TrackingOptions;
 use text_recognizer::training::{
-    RunDir, StopReason, StopRequest, TrainOptions, TrainingConfig, run_config, train,
+    CheckpointEvery, RunDir, StopReason, StopRequest, TrainOptions, TrainReport, TrainingConfig,
+    run_config, train,
 };
+use text_recognizer::{DeviceSpec, ModelRef};
 
 use crate::cli::{GlobalArgs, TrainArgs};
 use crate::progress::Progress;
@@ -36,9 +37,64 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         );
     }
 
-    let specs = args
+    let registry = global.registry();
+    let init_from = match (&args.init_from, &args.tracking_uri) {
+        (Some(ModelRef::Registry { name, selector }), Some(uri)) => {
+            Some(text_recognizer::mlflow::fetch_model(
+                uri,
+                name,
+                selector,
+                &text_recognizer::data::default_cache_dir(),
+            )?)
+        }
+        (Some(r), _) => Some(r.path(&registry)?),
+        (None, _) => None,
+    };
+    let parent = args.init_from.as_ref().map(|r| r.describe(&registry));
+    execute(
+        &config,
+        Launch {
+            run_dir,
+            resume,
+            init_from,
+            parent,
+            max_minutes: args.max_minutes,
+            checkpoint_every: args.checkpoint_every,
+            devices: args.devices.clone(),
+            log_progress: args.log_progress,
+            tracking: args.tracking_uri.clone().map(|uri| TrackingOptions {
+                uri,
+                experiment: args.experiment.clone(),
+            }),
+        },
+        global,
+    )?;
+    Ok(())
+}
+
+/// How to launch a run, beyond its config.
+pub(crate) struct Launch {
+    pub run_dir: PathBuf,
+    pub resume: bool,
+    pub init_from: Option<PathBuf>,
+    pub parent: Option<String>,
+    pub max_minutes: Option<f64>,
+    pub checkpoint_every: Option<CheckpointEvery>,
+    pub devices: Option<Vec<DeviceSpec>>,
+    pub log_progress: bool,
+    pub tracking: Option<TrackingOptions>,
+}
+
+/// Trains `config` with the signal handling every run gets (SIGTERM and Ctrl-C checkpoint and
+/// stop) and prints what the run did.
+pub(crate) fn execute(
+    config: &TrainingConfig,
+    launch: Launch,
+    global: &GlobalArgs,
+) -> anyhow::Result<TrainReport> {
+    let run_dir = launch.run_dir;
+    let specs = launch
         .devices
-        .clone()
         .unwrap_or_else(|| vec![global.device.clone()]);
     let devices = specs
         .iter()
@@ -56,7 +112,7 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         );
         Ok(std::time::Duration::from_secs_f64(m * 60.0))
     };
-    let time_limit = args
+    let time_limit = launch
         .max_minutes
         .map(|m| minutes(m, "--max-minutes"))
         .transpose()?;
@@ -81,38 +137,20 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         StopReason::Interrupt.code(),
     )?;
 
-    let registry = global.registry();
-    let init_from = match (&args.init_from, &args.tracking_uri) {
-        (Some(ModelRef::Registry { name, selector }), Some(uri)) => {
-            Some(text_recognizer::mlflow::fetch_model(
-                uri,
-                name,
-                selector,
-                &text_recognizer::data::default_cache_dir(),
-            )?)
-        }
-        (Some(r), _) => Some(r.path(&registry)?),
-        (None, _) => None,
-    };
-    let parent = args.init_from.as_ref().map(|r| r.describe(&registry));
-
     let started = std::time::Instant::now();
     let report = train(
-        &config,
+        config,
         TrainOptions {
             run_dir: RunDir::new(&run_dir),
             devices,
-            resume,
-            renderer: Box::new(Progress::new(config.batch_size, args.log_progress)),
-            init_from,
-            parent,
+            resume: launch.resume,
+            renderer: Box::new(Progress::new(config.batch_size, launch.log_progress)),
+            init_from: launch.init_from,
+            parent: launch.parent,
             time_limit,
-            checkpoint_every: args.checkpoint_every,
+            checkpoint_every: launch.checkpoint_every,
             stop,
-            tracking: args.tracking_uri.clone().map(|uri| TrackingOptions {
-                uri,
-                experiment: args.experiment.clone(),
-            }),
+            tracking: launch.tracking,
             device_label: names.clone(),
         },
     )
@@ -159,7 +197,7 @@ pub fn run(args: TrainArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             run_dir.display()
         );
     }
-    Ok(())
+    Ok(report)
 }
 
 fn apply_overrides(config: &mut TrainingConfig, args: &TrainArgs) {

@@ -2,6 +2,7 @@
 
 mod bad_data;
 mod export;
+mod fine_tune;
 mod flywheel;
 mod lm;
 mod memorize;
