@@ -55,7 +55,15 @@ fn fine_tunes_a_model_on_a_folder_of_lines_in_one_command() {
 
     // The file reads lines like any model.
     let read = Command::new(infer_app())
-        .args(["ocr", "--model", path(&tuned), "--layout", "line", "-f", "jsonl"])
+        .args([
+            "ocr",
+            "--model",
+            path(&tuned),
+            "--layout",
+            "line",
+            "-f",
+            "jsonl",
+        ])
         .arg(repo_root().join("datasets/fixtures/testaments-mini"))
         .output()
         .expect("infer-app starts");
