@@ -210,8 +210,8 @@ fn encoder_layers(c: &mut Criterion) {
     g.finish();
 }
 
-/// Beam search of 4 with and without a character LM, side by side: the default (attention)
-/// model and the campaign's CTC model on 8 real lines. The LM is `HTR_BENCH_LM` (an `.lm`
+/// Beam search of 4 with and without a character LM, side by side: the attention model (the
+/// default until 2026-12-04) and the embedded default, the campaign's CTC model, on 8 real lines. The LM is `HTR_BENCH_LM` (an `.lm`
 /// file, e.g. the one built from the real sets' train transcriptions) or, without it, a 6-gram
 /// of the fixtures' transcriptions.
 fn lm_fusion(c: &mut Criterion) {
@@ -252,8 +252,14 @@ fn lm_fusion(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(lines.len() as u64));
     for (name, model) in [
-        ("default model", "text-recognizer/model/default-line.htr"),
-        ("campaign CTC model", "datasets/campaign/line.htr"),
+        (
+            "attention model",
+            "text-recognizer/model/attention-line.htr",
+        ),
+        (
+            "CTC model (the default)",
+            "text-recognizer/model/default-line.htr",
+        ),
     ] {
         let plain = Recognizer::load(&root.join(model))
             .expect("the model loads")

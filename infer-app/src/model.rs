@@ -1,5 +1,5 @@
 //! The model `infer-app` reads with: a staged file from `--model`, or the library's built-in
-//! default model (datasets/configs/default-line.ron, its report beside it).
+//! default model (datasets/configs/campaign.ron; report: datasets/configs/default-line.report.md).
 
 use std::sync::Arc;
 
@@ -140,9 +140,10 @@ mod tests {
             .zip(&refs)
             .fold(ErrorCount::default(), |acc, (h, r)| acc + char_errors(h, r));
         let cer = 100.0 * errors.rate();
-        // The embedded model reads them at 42.7 % (`infer-app eval` on the fixture folder); a
-        // model that replaces it must do at least about as well.
-        assert!(cer < 45.0, "CER {cer:.1} % on 24 unseen lines");
+        // The embedded model reads them at 26.9 % (`infer-app eval` on the fixture folder: CTC
+        // prefix beams with its LM; the attention model it replaced, 42.7 %). A model that
+        // replaces it must do at least about as well.
+        assert!(cer < 30.0, "CER {cer:.1} % on 24 unseen lines");
     }
 
     #[test]

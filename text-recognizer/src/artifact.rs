@@ -104,8 +104,9 @@ pub struct StagedModel {
 }
 
 /// The default line model's file, built into the library with the `default-model` feature
-/// (`model/default-line.htr`; its config and training report are in the repository's
-/// `datasets/configs/default-line.*`).
+/// (`model/default-line.htr`: the CPU campaign's CTC model with its character LM; its config is
+/// the repository's `datasets/configs/campaign.ron`, its lineage `datasets/campaign/LINEAGE.md`,
+/// its report `datasets/configs/default-line.report.md`).
 #[cfg(feature = "default-model")]
 pub static DEFAULT_MODEL: &[u8] = include_bytes!("../model/default-line.htr");
 

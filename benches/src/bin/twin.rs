@@ -131,8 +131,9 @@ fn i64_raw(values: Vec<i64>, shape: Vec<usize>) -> Raw {
 }
 
 /// The staged model `twin export` uses for the line parity check (real weights give a real
-/// transcription, where random weights repeat one token), and a line it reads.
-const LINE_MODEL: &str = "text-recognizer/model/default-line.htr";
+/// transcription, where random weights repeat one token), and a line it reads: the attention
+/// model of the `line` preset (the embedded default until 2026-12-04).
+const LINE_MODEL: &str = "text-recognizer/model/attention-line.htr";
 const LINE_IMAGE: &str = "datasets/fixtures/testaments-mini/AD78_0003-0-010.jpg";
 
 fn export(dir: &Path, steps: usize) -> Result<()> {

@@ -66,10 +66,11 @@ fn assert_same_training(straight: &Path, resumed: &Path) {
     let (a, b) = (valid_losses(straight), valid_losses(resumed));
     for (e, (x, y)) in a.iter().zip(&b).enumerate() {
         // On one thread the CPU backend sums in a fixed order: uninterrupted runs agree to the
-        // bit, a resumed one to ~1e-6 (weights read back from a checkpoint). A run resumed on
-        // other samples or dropout masks differs by ~1e-2 relative.
+        // bit, a resumed one to float noise that training amplifies: ~1e-6 relative here,
+        // 8.6e-5 on the CI machine. A run resumed on other samples or dropout masks differs by
+        // ~1e-2 relative, ten times this bound.
         assert!(
-            (x - y).abs() <= 1e-5 * x.abs().max(1e-3),
+            (x - y).abs() <= 1e-3 * x.abs().max(1e-3),
             "epoch {}: valid loss {y} after resuming, {x} uninterrupted\n{a:?}\n{b:?}",
             e + 1
         );
