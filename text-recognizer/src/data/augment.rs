@@ -177,6 +177,12 @@ fn remargin(img: &GrayImage, rng: &mut StdRng, range: (f32, f32)) -> GrayImage {
     let Some((top, bottom)) = variants::ink_rows(img) else {
         return img.clone();
     };
+    // A band of ink under an eighth of the height is a rule or specks, not text: framed, it
+    // would be scaled up to the line's height and widened as much (1 px of ink on a 48 px line
+    // of 2,048 px became 98,000 px wide and stalled training).
+    if (bottom + 1 - top) * 8 < img.height() {
+        return img.clone();
+    }
     let text = (bottom + 1 - top) as f32;
     let mut margin = || (uniform(rng, range).max(0.0) * text).round() as u32;
     let (above, below, left, right) = (margin(), margin(), margin() / 2, margin() / 2);
@@ -191,6 +197,8 @@ fn remargin(img: &GrayImage, rng: &mut StdRng, range: (f32, f32)) -> GrayImage {
     );
     let h = img.height();
     let w = ((framed.width() as f32 * h as f32 / framed.height() as f32).round() as u32).max(1);
+    // Tight framings widen the line; at most twice, so no sample costs more than two lines.
+    let w = w.min(img.width().saturating_mul(2).max(1));
     imageops::resize(&framed, w, h, FilterType::Triangle)
 }
 
@@ -358,6 +366,26 @@ mod tests {
                 "a third of 64: {top}..{bottom}"
             );
         }
+    }
+
+    #[test]
+    fn framing_never_blows_a_line_up() {
+        let tight = AugmentConfig {
+            margin: Some((0.0, 0.0)),
+            margin_p: 1.0,
+            ..AugmentConfig::default()
+        };
+        // Text an eighth of the height, cropped tight: 8× wider, kept to 2×.
+        let out = remargin(&line(), &mut StdRng::seed_from_u64(1), (0.0, 0.0));
+        assert_eq!(out.dimensions(), (400, 64));
+        // One row of specks on a wide line: no text band to frame, left as it is.
+        let mut specks = GrayImage::new(2048, 48);
+        for x in (10..2000).step_by(50) {
+            specks.put_pixel(x, 20, Luma([230]));
+        }
+        let out = remargin(&specks, &mut StdRng::seed_from_u64(1), (0.0, 1.0));
+        assert_eq!(out, specks);
+        assert!(tight.apply(&specks, 3).width() <= 2 * 2048 + 64);
     }
 
     #[test]
