@@ -343,8 +343,9 @@ pub struct FineTuneArgs {
     /// Samples per epoch (validation runs after each) [default: max(training lines, 256)].
     #[arg(long)]
     pub epoch_samples: Option<usize>,
-    /// Stop when this many epochs in a row bring no better validation CER.
-    #[arg(long, default_value_t = 10)]
+    /// Stop when this many epochs in a row bring no better validation CER (a few dozen
+    /// held-back lines score noisily; README, "Fine-tuning to your own hand", has why 30).
+    #[arg(long, default_value_t = 30)]
     pub patience: usize,
     /// Learning rate, constant after 20 warm-up steps [default: 3e-4 from the model's weights,
     /// 1e-3 from scratch].

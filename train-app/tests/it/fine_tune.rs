@@ -49,7 +49,7 @@ fn fine_tunes_a_model_on_a_folder_of_lines_in_one_command() {
     assert_eq!((count("train"), count("valid")), (4, 2));
     let config = std::fs::read_to_string(run.join("fine-tune.ron")).expect("config written");
     assert!(
-        config.contains("early_stopping_patience: Some(10)"),
+        config.contains("early_stopping_patience: Some(30)"),
         "{config}"
     );
 
