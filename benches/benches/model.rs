@@ -211,9 +211,9 @@ fn encoder_layers(c: &mut Criterion) {
 }
 
 /// Beam search of 4 with and without a character LM, side by side: the attention model (the
-/// default until 2026-12-04) and the embedded default, the campaign's CTC model, on 8 real lines. The LM is `HTR_BENCH_LM` (an `.lm`
-/// file, e.g. the one built from the real sets' train transcriptions) or, without it, a 6-gram
-/// of the fixtures' transcriptions.
+/// default until 2026-12-04) and the embedded default, the campaign's CTC model, on 8 real
+/// lines. The LM is `HTR_BENCH_LM` (an `.lm` file, e.g. the one built from the real sets' train
+/// transcriptions) or, without it, a 6-gram of the fixtures' transcriptions.
 fn lm_fusion(c: &mut Criterion) {
     use std::sync::Arc;
     use text_recognizer::data::Conventions;
