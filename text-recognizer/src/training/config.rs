@@ -96,6 +96,20 @@ pub struct OptimConfig {
     /// How `lr` grows with the number of devices (each adds a batch to every step).
     #[serde(default)]
     pub lr_scaling: LrScaling,
+    /// What the cosine decay to `min_lr` spans.
+    #[serde(default)]
+    pub decay_over: DecayOver,
+}
+
+/// What the learning rate's cosine decay spans.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DecayOver {
+    /// The configured `epochs` (optimiser steps).
+    #[default]
+    Epochs,
+    /// The launch's time limit (`--max-minutes`): the rate reaches `min_lr` when the run is
+    /// stopped, however many epochs the machine gets through (CPU runs sized in minutes).
+    TimeLimit,
 }
 
 /// The learning-rate rule for data-parallel training: `lr` is the rate for one device, and with
@@ -134,6 +148,7 @@ impl Default for OptimConfig {
             grad_clip_norm: Some(1.0),
             grad_accumulation: 1,
             lr_scaling: LrScaling::Constant,
+            decay_over: DecayOver::Epochs,
         }
     }
 }

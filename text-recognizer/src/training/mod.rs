@@ -8,6 +8,7 @@ mod metric;
 mod run;
 mod run_dir;
 mod samples;
+mod schedule;
 mod stage;
 mod step;
 mod stop;
@@ -15,7 +16,9 @@ mod strategy;
 pub mod tracking;
 
 pub use checkpoint::AtomicFileCheckpointer;
-pub use config::{CharsetSpec, Component, LrScaling, ModelSpec, OptimConfig, TrainingConfig};
+pub use config::{
+    CharsetSpec, Component, DecayOver, LrScaling, ModelSpec, OptimConfig, TrainingConfig,
+};
 pub use device_check::{DeviceCheck, check_device};
 pub use metric::{ErrorKind, TextErrorMetric};
 pub use run::{TrainOptions, TrainReport, read_mlflow_ids, run_config, train};

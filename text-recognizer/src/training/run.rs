@@ -7,11 +7,6 @@ use std::time::Duration;
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::grad_clipping::GradientClippingConfig;
-use burn::lr_scheduler::LrSchedulerConfig;
-use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
-use burn::lr_scheduler::linear::LinearLrSchedulerConfig;
-use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
-use burn::lr_scheduler::sequential::SequentialLrSchedulerConfig;
 use burn::module::Module;
 use burn::optim::AdamWConfig;
 use burn::tensor::Device;
@@ -32,6 +27,7 @@ use super::config::{CharsetSpec, TrainingConfig};
 use super::metric::{ErrorKind, TextErrorMetric};
 use super::run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};
 use super::samples::SampleSheets;
+use super::schedule::lr_schedule;
 use super::stop::{StopReason, StopRequest};
 use super::strategy::{CheckpointEvery, Position, PreemptibleTraining, Stopped};
 use super::tracking::{self, Environment, StepLogger, TrackingOptions};
@@ -161,28 +157,6 @@ fn corpora(sources: &[&DataSource], options: &LoadOptions) -> Result<Vec<Option<
     sources.iter().map(|s| s.corpus(options)).collect()
 }
 
-/// Linear warm-up from `lr/100`, then cosine decay to `min_lr`, over `total` optimiser steps.
-fn lr_schedule(config: &TrainingConfig, lr: f64, total: usize) -> Result<ModuleLrScheduler> {
-    let o = &config.optim;
-    let min_lr = o.min_lr.min(lr);
-    let warmup = o.warmup_steps.min(total.saturating_sub(1));
-    let cosine =
-        CosineAnnealingLrSchedulerConfig::new(lr, (total - warmup).max(1)).with_min_lr(min_lr);
-    let schedule = if warmup == 0 {
-        cosine.init()
-    } else {
-        SequentialLrSchedulerConfig::new(
-            vec![
-                LrSchedulerConfig::Linear(LinearLrSchedulerConfig::new(lr / 100.0, lr, warmup)),
-                LrSchedulerConfig::Cosine(cosine),
-            ],
-            vec![warmup],
-        )
-        .init()
-    };
-    schedule.map_err(|e| Error::config("optim", e))
-}
-
 /// Trains a model as `config` says. Returns when the last epoch ends or early stopping fires.
 pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainReport> {
     let run = options.run_dir.clone();
@@ -221,7 +195,7 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
                 .map(GradientClippingConfig::Norm),
         )
         .init();
-    let schedule = lr_schedule(config, plan.scaled_lr, plan.total_steps)?;
+    let schedule = lr_schedule(config, plan.scaled_lr, plan.total_steps, options.time_limit)?;
 
     let stopped = Arc::new(Mutex::new(None));
     let training = supervised(
