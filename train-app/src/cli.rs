@@ -42,7 +42,7 @@ pub enum Command {
     /// Train a model from a RON config (or resume a run).
     Train(TrainArgs),
     /// Adapt a model to your own transcribed lines (NAME.png + NAME.gt.txt folders) in one
-    /// command: a share held back for early stopping, small-data defaults, the best checkpoint
+    /// command: a share held back to pick the checkpoint, small-data defaults, the best checkpoint
     /// staged as a model file that keeps the base model's LM.
     FineTune(FineTuneArgs),
     /// Stage a run's best checkpoint: register it as the next version of a model in the
@@ -328,13 +328,14 @@ pub struct FineTuneArgs {
     /// Use only this many of the lines (a seeded sample): learning curves, quick tries.
     #[arg(long = "lines", value_name = "N")]
     pub max_lines: Option<usize>,
-    /// Lines for early stopping [default: --valid-share of the lines, held back].
+    /// Lines that pick the checkpoint [default: --valid-share of the lines, held back].
     #[arg(long, value_name = "DIR")]
     pub valid: Option<PathBuf>,
-    /// Share of the lines held back for early stopping (at least 2 lines).
+    /// Share of the lines held back to pick the checkpoint (at least 2 lines).
     #[arg(long, default_value_t = 0.1)]
     pub valid_share: f64,
-    /// Stop after this many minutes (the best checkpoint is staged).
+    /// Train this many minutes: the learning rate's cosine ends there (the best checkpoint is
+    /// staged).
     #[arg(long, default_value_t = 30.0)]
     pub minutes: f64,
     /// At most this many epochs.
@@ -343,14 +344,15 @@ pub struct FineTuneArgs {
     /// Samples per epoch (validation runs after each) [default: max(training lines, 256)].
     #[arg(long)]
     pub epoch_samples: Option<usize>,
-    /// Stop when this many epochs in a row bring no better validation CER (a few dozen
-    /// held-back lines score noisily; README, "Fine-tuning to your own hand", has why 30).
-    #[arg(long, default_value_t = 30)]
-    pub patience: usize,
-    /// Learning rate, constant after 20 warm-up steps [default: 3e-4 from the model's weights,
-    /// 1e-3 from scratch].
+    /// Stop early when this many epochs in a row bring no better validation CER [default:
+    /// none; the decay needs the whole --minutes, and a few dozen held-back lines score too
+    /// noisily to stop on (README, "Fine-tuning to your own hand")].
     #[arg(long)]
-    pub lr: Option<f64>,
+    pub patience: Option<usize>,
+    /// Peak learning rate: 20 warm-up steps, then a cosine to a hundredth of it over
+    /// --minutes.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
     /// Batch size.
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,

@@ -34,11 +34,14 @@ pub struct Progress {
     split_start: Instant,
     last_log: Instant,
     train_rate: Option<f64>,
+    /// When `--max-minutes` stops the run, if it was given: the ETA is never later.
+    deadline: Option<Instant>,
 }
 
 impl Progress {
-    /// A bar when stderr is a terminal, log lines otherwise (or when `force_log`).
-    pub fn new(batch_size: usize, force_log: bool) -> Self {
+    /// A bar when stderr is a terminal, log lines otherwise (or when `force_log`). With a
+    /// `time_limit` the ETA is the sooner of the epochs' end and the limit's.
+    pub fn new(batch_size: usize, force_log: bool, time_limit: Option<Duration>) -> Self {
         let bar = (!force_log && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(0);
             bar.set_style(
@@ -64,6 +67,7 @@ impl Progress {
             split_start: Instant::now(),
             last_log: Instant::now(),
             train_rate: None,
+            deadline: time_limit.map(|t| Instant::now() + t),
         }
     }
 
@@ -84,8 +88,20 @@ impl Progress {
         self.items as f64 / self.split_start.elapsed().as_secs_f64().max(1e-9)
     }
 
-    /// Seconds left in the whole run, from the training rate (validation time not included).
+    /// Time left in the whole run: to the time limit, or sooner if the epochs end first (at
+    /// the training rate, validation time not included).
     fn eta(&self) -> Option<Duration> {
+        let by_limit = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        match (self.epochs_eta(), by_limit) {
+            (Some(e), Some(l)) => Some(e.min(l)),
+            (e, l) => e.or(l),
+        }
+    }
+
+    /// Time until the last epoch ends, from the training rate.
+    fn epochs_eta(&self) -> Option<Duration> {
         let rate = self
             .train_rate
             .or((self.split == "train").then(|| self.rate()))?;
@@ -249,5 +265,29 @@ impl EvaluationProgressLogger for Progress {
         if event != "Iteration" {
             eprintln!("{event}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run capped at 1000 epochs but stopped by a 60 s limit ends within 60 s, not in hours.
+    #[test]
+    fn eta_is_never_past_the_time_limit() {
+        let mut p = Progress::new(16, true, Some(Duration::from_secs(60)));
+        p.start(1000, 1, None, None);
+        p.start_split("train", 2048);
+        p.items = 1024;
+        p.split_start = Instant::now() - Duration::from_secs(10);
+        let eta = p.eta().expect("a rate");
+        assert!(eta <= Duration::from_secs(60), "{eta:?}");
+        assert!(p.epochs_eta().expect("a rate") > Duration::from_secs(3600));
+
+        let unlimited = Progress {
+            deadline: None,
+            ..p
+        };
+        assert!(unlimited.eta().expect("a rate") > Duration::from_secs(3600));
     }
 }

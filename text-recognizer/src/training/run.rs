@@ -23,7 +23,7 @@ use burn::train::{
 };
 
 use super::checkpoint::AtomicFileCheckpointer;
-use super::config::{CharsetSpec, TrainingConfig};
+use super::config::{CharsetSpec, DecayOver, TrainingConfig};
 use super::metric::{ErrorKind, TextErrorMetric};
 use super::run_dir::{EpochMetrics, RunDir, RunInfo, git_commit};
 use super::samples::SampleSheets;
@@ -160,7 +160,7 @@ fn corpora(sources: &[&DataSource], options: &LoadOptions) -> Result<Vec<Option<
 /// Trains a model as `config` says. Returns when the last epoch ends or early stopping fires.
 pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainReport> {
     let run = options.run_dir.clone();
-    check_options(&options, &run)?;
+    check_options(config, &options, &run)?;
     let (data, train_ds, valid_ds) = load_data(config, &options, &run)?;
     let plan = Plan::new(config, &options, &run, data.epoch_len)?;
     // The data of a resumed run continue where they stopped (seeded by epoch and index).
@@ -272,7 +272,13 @@ pub fn train(config: &TrainingConfig, options: TrainOptions) -> Result<TrainRepo
 }
 
 /// Refuses option combinations that cannot work, before anything is loaded.
-fn check_options(options: &TrainOptions, run: &RunDir) -> Result<()> {
+fn check_options(config: &TrainingConfig, options: &TrainOptions, run: &RunDir) -> Result<()> {
+    if config.optim.decay_over == DecayOver::TimeLimit && options.time_limit.is_none() {
+        return Err(Error::config(
+            "optim.decay_over",
+            "TimeLimit decays over the run's time limit: give --max-minutes",
+        ));
+    }
     std::fs::create_dir_all(run.root()).map_err(|e| Error::io(run.root(), e))?;
     let n_devices = options.devices.len();
     if n_devices == 0 {

@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use text_recognizer::data::{AugmentConfig, DataSource, LineFolder, SampleRef};
 use text_recognizer::training::{
-    CharsetSpec, Component, ModelSpec, OptimConfig, RunDir, TrainingConfig,
+    CharsetSpec, Component, DecayOver, ModelSpec, OptimConfig, RunDir, TrainingConfig,
 };
 use text_recognizer::{StagedModel, UnknownCharPolicy};
 
@@ -59,7 +59,7 @@ pub fn run(args: FineTuneArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     }
     let valid_source = args.valid.clone().unwrap_or(valid_dir);
     println!(
-        "fine-tuning {} on {} lines ({} for early stopping: {}), at most {} minutes{}",
+        "fine-tuning {} on {} lines ({} to pick the checkpoint: {}), {} minutes{}",
         parent,
         train_lines.len(),
         if args.valid.is_some() {
@@ -188,8 +188,9 @@ fn copy_lines(lines: &[SampleRef], dir: &Path) -> anyhow::Result<()> {
 
 /// Defaults for a few hundred lines: the base's architecture and alphabet, mild augmentation
 /// (a few hundred lines are memorised fast without it), epochs of at least 256 samples so
-/// validation stays a small share of the time, a constant learning rate (lower from trained
-/// weights) and early stopping on the held-back lines.
+/// validation stays a small share of the time, and a learning rate that decays along a cosine
+/// over the time limit, so the run ends at its lowest rate whatever the machine's speed (on
+/// 300 Bronod lines in 30 minutes this beat a constant 3e-4 with early stopping: README).
 fn small_data_config(
     base: &StagedModel,
     args: &FineTuneArgs,
@@ -197,7 +198,7 @@ fn small_data_config(
     valid_dir: &Path,
     train_len: usize,
 ) -> TrainingConfig {
-    let lr = args.lr.unwrap_or(if args.scratch { 1e-3 } else { 3e-4 });
+    let lr = args.lr;
     TrainingConfig {
         model: ModelSpec::Inline(base.manifest.preset.clone()),
         train: vec![Component {
@@ -234,11 +235,12 @@ fn small_data_config(
         bucket_batches: 0,
         optim: OptimConfig {
             lr,
-            min_lr: lr,
+            min_lr: lr / 100.0,
             warmup_steps: 20,
+            decay_over: DecayOver::TimeLimit,
             ..OptimConfig::default()
         },
-        early_stopping_patience: Some(args.patience),
+        early_stopping_patience: args.patience,
         seed: args.seed,
         num_workers: 1,
         log_samples: 0,

@@ -144,7 +144,11 @@ pub(crate) fn execute(
             run_dir: RunDir::new(&run_dir),
             devices,
             resume: launch.resume,
-            renderer: Box::new(Progress::new(config.batch_size, launch.log_progress)),
+            renderer: Box::new(Progress::new(
+                config.batch_size,
+                launch.log_progress,
+                time_limit,
+            )),
             init_from: launch.init_from,
             parent: launch.parent,
             time_limit,

@@ -36,7 +36,7 @@ fn fine_tunes_a_model_on_a_folder_of_lines_in_one_command() {
         stdout.contains("on 4 lines (2 held back") && stdout.contains("validation CER"),
         "{stdout}"
     );
-    // The split is on disk: 6 labelled lines, 2 held back for early stopping.
+    // The split is on disk: 6 labelled lines, 2 held back to pick the checkpoint.
     let count = |dir: &str| {
         std::fs::read_dir(run.join("lines").join(dir))
             .expect("split folder")
@@ -48,10 +48,14 @@ fn fine_tunes_a_model_on_a_folder_of_lines_in_one_command() {
     };
     assert_eq!((count("train"), count("valid")), (4, 2));
     let config = std::fs::read_to_string(run.join("fine-tune.ron")).expect("config written");
-    assert!(
-        config.contains("early_stopping_patience: Some(30)"),
-        "{config}"
-    );
+    // A cosine over the minutes to a hundredth of the peak rate, no early stopping.
+    for setting in [
+        "lr: 0.001,",
+        "decay_over: TimeLimit,",
+        "early_stopping_patience: None,",
+    ] {
+        assert!(config.contains(setting), "{setting} in {config}");
+    }
 
     // The file reads lines like any model.
     let read = Command::new(infer_app())
